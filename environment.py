@@ -1,0 +1,22 @@
+"""behave lifecycle: settings, services, cleanup and evidence. No business logic here."""
+
+from behave.fixture import use_fixture
+
+from tickstock_acceptance.errors import SuiteError
+from tickstock_acceptance.fixtures import acceptance_system, report_and_abort
+
+ENVIRONMENT_TAG = "environment"
+
+
+def before_all(context):
+    try:
+        use_fixture(acceptance_system, context)
+    except SuiteError as error:
+        report_and_abort(context, error)
+
+
+def after_feature(context, feature):
+    if ENVIRONMENT_TAG in feature.tags and feature.status.name == "failed":
+        report_and_abort(context, SuiteError(
+            "the test environment is not valid (see the failed environment validation scenario)",
+            "fix the environment before judging any checklist item"))

@@ -1,0 +1,42 @@
+@environment
+Feature: Test environment validation
+  Before any Phase 3 checklist item is judged, the suite checks the environment it runs
+  against: the test database with its Phase 3 schema, the test Redis with the three logical
+  databases the tests use, and the notification channels. If this fails, the run stops here.
+
+  @checklist:ENV-1
+  Scenario: The test database is reachable and carries the Phase 3 schema
+    Given the test database, connected as TickStockApp
+    Then it answers queries within the general query target
+    And the catalog lists these columns on cache_entries
+      | column               |
+      | universe_category    |
+      | liquidity_filter     |
+      | universe_metadata    |
+      | last_universe_update |
+    And the catalog lists these indexes on cache_entries
+      | index                      |
+      | idx_cache_entries_category |
+      | idx_cache_entries_updated  |
+    And the catalog lists these functions
+      | function                      |
+      | get_etf_universe              |
+      | update_etf_universe           |
+      | get_etf_universes_summary     |
+      | validate_etf_universe_symbols |
+
+  @checklist:ENV-2
+  Scenario: The test Redis is reachable and its test databases are usable and isolated
+    Given the test Redis
+    Then logical databases 13, 14 and 15 each answer and keep a value written to them
+    And a value written to one of logical databases 13, 14 and 15 is invisible in the others
+
+  @checklist:ENV-3
+  Scenario: The required notification channels are configured and follow the naming convention
+    Given the channels configured for Phase 3 notifications
+    Then the configuration includes these channels
+      | channel                          |
+      | tickstock.universe.updated       |
+      | tickstock.cache.sync_complete    |
+      | tickstock.etf.correlation_update |
+    And every configured channel follows the channel naming convention

@@ -1,0 +1,120 @@
+"""One settings object for the whole run.
+
+Sources, later ones winning: defaults → the spec's environment variables → ``behave -D key=value``.
+Setting any ``TEST_DB_*`` or ``TEST_REDIS_*`` variable (or ``-D mode=external``) switches the run
+from *embedded* (throwaway servers owned by the run) to *external* (connect to what is configured).
+The password is kept out of ``repr`` and every message so it never reaches a log or report.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Mapping
+
+from .errors import SuiteError
+
+ENV_VARS = {
+    "TEST_DB_HOST": "db_host",
+    "TEST_DB_NAME": "db_name",
+    "TEST_DB_USER": "db_user",
+    "TEST_DB_PASSWORD": "db_password",
+    "TEST_DB_PORT": "db_port",
+    "TEST_REDIS_HOST": "redis_host",
+    "TEST_REDIS_PORT": "redis_port",
+}
+UNSAFE_OVERRIDE_ENV = "TICKSTOCK_UNSAFE_ALLOW_NON_TEST_TARGET"
+UNSAFE_OVERRIDE_KEY = "UNSAFE_allow_non_test_target"
+MODES = ("embedded", "external")
+TRUE_WORDS = ("1", "true", "yes", "on")
+
+
+def _secret_repr(value: str | None) -> str:
+    return "None" if value is None else "'***'"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the run's PostgreSQL and Redis are, and how the run may treat them."""
+
+    mode: str = "embedded"
+    db_host: str = "localhost"
+    db_port: int = 5432
+    db_name: str = "tickstock_test"
+    db_user: str = "app_readwrite"
+    db_password: str | None = field(default=None, repr=False)
+    redis_host: str = "localhost"
+    redis_port: int = 6379
+    pg_bin_dir: str = ""
+    reports_dir: str = "reports"
+    UNSAFE_allow_non_test_target: bool = False
+
+    def __repr__(self) -> str:  # never show the password
+        shown = ", ".join(
+            f"{f.name}={_secret_repr(self.db_password) if f.name == 'db_password' else repr(getattr(self, f.name))}"
+            for f in fields(self)
+        )
+        return f"Settings({shown})"
+
+    @property
+    def external(self) -> bool:
+        return self.mode == "external"
+
+    @property
+    def results_dir(self) -> Path:
+        return Path(self.reports_dir) / "allure-results"
+
+    def describe(self) -> str:
+        """A one-line, secret-free description for logs and reports."""
+        if not self.external:
+            return "embedded throwaway PostgreSQL and Redis"
+        return (
+            f"external PostgreSQL {self.db_user}@{self.db_host}:{self.db_port}/{self.db_name}, "
+            f"Redis {self.redis_host}:{self.redis_port}"
+        )
+
+
+KNOWN_KEYS = tuple(f.name for f in fields(Settings))
+
+
+def _coerce(key: str, raw: str):
+    kind = {f.name: f.type for f in fields(Settings)}[key]
+    if kind == "int":
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SuiteError(f"setting {key} must be a port number, got {raw!r}",
+                             f"give a whole number, e.g. {key}=5432") from None
+        if not 0 < value < 65536:
+            raise SuiteError(f"setting {key}={value} is not a valid port", "use 1-65535")
+        return value
+    if kind == "bool":
+        return str(raw).strip().lower() in TRUE_WORDS
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None,
+                  userdata: Mapping[str, str] | None = None) -> Settings:
+    """Build the run's settings; unknown ``-D`` keys and malformed values raise SuiteError."""
+    environ = os.environ if environ is None else environ
+    userdata = userdata or {}
+    values: dict[str, object] = {}
+    external = False
+    for var, key in ENV_VARS.items():
+        if environ.get(var):
+            values[key] = _coerce(key, environ[var])
+            external = True
+    if environ.get(UNSAFE_OVERRIDE_ENV):
+        values[UNSAFE_OVERRIDE_KEY] = _coerce(UNSAFE_OVERRIDE_KEY, environ[UNSAFE_OVERRIDE_ENV])
+    for key, raw in userdata.items():
+        if key not in KNOWN_KEYS:
+            raise SuiteError(f"unknown setting -D {key}",
+                             f"use one of: {', '.join(KNOWN_KEYS)}")
+        values[key] = _coerce(key, raw)
+        if key.startswith(("db_", "redis_")):
+            external = True
+    values.setdefault("mode", "external" if external else "embedded")
+    if values["mode"] not in MODES:
+        raise SuiteError(f"unknown mode {values['mode']!r}", "use -D mode=embedded or -D mode=external")
+    return replace(Settings(), **values)

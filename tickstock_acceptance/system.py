@@ -1,0 +1,193 @@
+"""The system the run validates: its PostgreSQL, its Redis, and who may connect as what.
+
+``AcceptanceSystem.open()`` brings services up (embedded) or connects to them (external), passes
+the guard before any write, then migrates (owned database) or validates (external) the schema.
+``close()`` cleans only test data and stops only servers the run started.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import secrets
+import subprocess
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from psycopg2 import sql
+
+from . import guard
+from .contract import CONSUMER_ROLE, PRODUCER_ROLE, REDIS_TEST_DBS
+from .db import DbEndpoint, connect, session
+from .redis_client import RedisEndpoint, checked_client, client
+from .schema import apply_migrations, require_schema
+from .services import EmbeddedPostgres, EmbeddedRedis, ExternalServer, RunDir
+from .settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class RunFacts:
+    """Facts of the run for report headers (no secrets)."""
+
+    mode: str
+    started_at: str
+    suite_commit: str
+    python: str
+    postgresql: str = "?"
+    redis: str = "?"
+    target: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def suite_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or "uncommitted"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+class AcceptanceSystem:
+    """Controller for the run's services; steps and fixtures call its methods."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.run_dir: RunDir | None = None
+        self.postgres: EmbeddedPostgres | ExternalServer | None = None
+        self.redis: EmbeddedRedis | ExternalServer | None = None
+        self.database_created_by_run = False
+        self.opened = False
+        self._endpoints: dict[str, DbEndpoint] = {}
+        self._redis_endpoint: RedisEndpoint | None = None
+        self.facts = RunFacts(mode=settings.mode,
+                              started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                              suite_commit=suite_commit(), python=platform.python_version(),
+                              target=settings.describe())
+
+    # -- bring up -------------------------------------------------------------------------
+    def open(self) -> "AcceptanceSystem":
+        try:
+            if self.settings.external:
+                self._open_external()
+            else:
+                self._open_embedded()
+            self.flush_test_redis_dbs()
+            self.opened = True
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _open_embedded(self) -> None:
+        self.run_dir = RunDir()
+        pg = self.postgres = EmbeddedPostgres(self.run_dir.path, self.settings.pg_bin_dir)
+        rd = self.redis = EmbeddedRedis(self.run_dir.path)
+        pg.start()
+        rd.start()
+        name = self.settings.db_name
+        with session(pg.admin_endpoint()) as admin:
+            with admin.cursor() as cur:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        self.database_created_by_run = True
+        self._endpoints["admin"] = pg.admin_endpoint(name)
+        self.require_test_database()
+        with session(self._endpoints["admin"], autocommit=False) as conn:
+            apply_migrations(conn)
+        for key, role in (("consumer", CONSUMER_ROLE), ("producer", PRODUCER_ROLE)):
+            password = secrets.token_urlsafe(18)
+            with session(self._endpoints["admin"]) as conn, conn.cursor() as cur:
+                cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD %s")
+                            .format(sql.Identifier(role)), (password,))
+            self._endpoints[key] = DbEndpoint(pg.host, pg.port, name, role, password)
+        self._redis_endpoint = rd.endpoint()
+        self.facts.postgresql = pg.version()
+        self.facts.redis = rd.version()
+
+    def _open_external(self) -> None:
+        s = self.settings
+        self.postgres = ExternalServer("PostgreSQL")
+        self.redis = ExternalServer("Redis")
+        endpoint = DbEndpoint(s.db_host, s.db_port, s.db_name, s.db_user, s.db_password)
+        for key in ("admin", "consumer", "producer"):
+            self._endpoints[key] = endpoint
+        with session(endpoint) as conn:
+            with conn.cursor() as cur:
+                cur.execute("SHOW server_version")
+                self.facts.postgresql = cur.fetchone()[0].split()[0]
+            self.require_test_database()
+            require_schema(conn, endpoint.where())
+        self._redis_endpoint = RedisEndpoint(s.redis_host, s.redis_port)
+        info = checked_client(self._redis_endpoint, REDIS_TEST_DBS[0]).info("server")
+        self.facts.redis = str(info.get("redis_version", "?"))
+
+    # -- guard ----------------------------------------------------------------------------
+    def require_test_database(self) -> None:
+        guard.require_test_database(self.settings.db_name, self.database_created_by_run,
+                                    self.settings.UNSAFE_allow_non_test_target)
+
+    # -- access ---------------------------------------------------------------------------
+    def endpoint(self, role: str = "consumer") -> DbEndpoint:
+        """Connection facts for ``admin``, ``consumer`` (TickStockApp) or ``producer`` (TickStockPL)."""
+        return self._endpoints[role]
+
+    def connect(self, role: str = "consumer", autocommit: bool = True):
+        return connect(self.endpoint(role), autocommit=autocommit)
+
+    def session(self, role: str = "consumer", autocommit: bool = True):
+        """A connection as ``role`` that closes itself (use in ``with``)."""
+        return session(self.endpoint(role), autocommit=autocommit)
+
+    @property
+    def redis_endpoint(self) -> RedisEndpoint:
+        assert self._redis_endpoint is not None, "system not open"
+        return self._redis_endpoint
+
+    def redis_client(self, db: int, **kwargs):
+        return client(self.redis_endpoint, db, **kwargs)
+
+    # -- cleanup --------------------------------------------------------------------------
+    def flush_test_redis_dbs(self) -> None:
+        """The spec flushes the test databases before and after runs: only 13–15, guarded."""
+        for db in REDIS_TEST_DBS:
+            guard.require_test_redis_db(db, self.settings.UNSAFE_allow_non_test_target)
+            checked_client(self.redis_endpoint, db).flushdb()
+
+    def delete_test_rows(self) -> dict[str, int]:
+        """Remove rows the tests wrote: ``TEST_`` symbols and ``test_`` cache entries only."""
+        self.require_test_database()
+        deleted = {}
+        with session(self.endpoint("admin")) as conn, conn.cursor() as cur:
+            cur.execute(r"DELETE FROM ohlcv_daily WHERE symbol LIKE 'TEST\_%'")
+            deleted["ohlcv_daily"] = cur.rowcount
+            cur.execute(r"DELETE FROM symbols WHERE symbol LIKE 'TEST\_%'")
+            deleted["symbols"] = cur.rowcount
+            cur.execute(r"DELETE FROM cache_entries WHERE key LIKE 'test\_%' OR name LIKE 'test\_%'")
+            deleted["cache_entries"] = cur.rowcount
+        return deleted
+
+    def close(self) -> None:
+        """Clean test data (external) and stop what the run owns; safe to call twice."""
+        if self.opened and self.settings.external:
+            self.delete_test_rows()
+            self.flush_test_redis_dbs()
+        self.opened = False
+        for server in (self.redis, self.postgres):
+            if server is not None and server.owned:
+                server.close()
+        self.redis = self.postgres = None
+        if self.run_dir is not None:
+            self.run_dir.remove()
+            self.run_dir = None
+
+    def write_facts(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.facts.__dict__, indent=2))
+
+
+def wall_clock_ms() -> float:
+    return time.time() * 1000.0

@@ -1,0 +1,1 @@
+"""Reference TickStockPL producer (the Phase 3 contract, runnable anywhere)."""
