@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 CHECKLIST_FILE = Path(__file__).with_name("checklist.toml")
@@ -26,7 +26,7 @@ class Item:
         return f"{self.id} · {self.text}"
 
 
-@lru_cache(maxsize=None)
+@cache
 def items() -> tuple[Item, ...]:
     data = tomllib.loads(CHECKLIST_FILE.read_text())
     return tuple(Item(d["id"], d["section"], d["text"], tuple(d.get("targets", ())),

@@ -24,10 +24,10 @@ class DbEndpoint:
     def where(self) -> str:
         return f"{self.user}@{self.host}:{self.port}/{self.dbname}"
 
-    def with_db(self, dbname: str) -> "DbEndpoint":
+    def with_db(self, dbname: str) -> DbEndpoint:
         return DbEndpoint(self.host, self.port, dbname, self.user, self.password)
 
-    def as_user(self, user: str, password: str | None) -> "DbEndpoint":
+    def as_user(self, user: str, password: str | None) -> DbEndpoint:
         return DbEndpoint(self.host, self.port, self.dbname, user, password)
 
 

@@ -36,7 +36,7 @@ class Distribution:
     mean: float
 
     @classmethod
-    def of(cls, samples) -> "Distribution":
+    def of(cls, samples) -> Distribution:
         samples = list(samples)
         return cls(len(samples), percentile(samples, 50), percentile(samples, 95),
                    percentile(samples, 99), max(samples), sum(samples) / len(samples))

@@ -8,6 +8,7 @@ import sys
 from behave import fixture
 
 from .errors import SuiteError
+from .paths import RUN_FACTS
 from .settings import load_settings
 from .system import AcceptanceSystem
 
@@ -22,7 +23,7 @@ def acceptance_system(context):
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     settings = load_settings(userdata=dict(context.config.userdata))
     system = AcceptanceSystem(settings).open()
-    system.write_facts(settings.results_dir.parent / "run-facts.json")
+    system.write_facts(RUN_FACTS)
     context.system = system
     try:
         yield system

@@ -151,7 +151,7 @@ class EmbeddedPostgres:
             raise SuiteError(f"initdb failed for the embedded PostgreSQL: {tail[0]}",
                              "check the PostgreSQL installation and free disk space")
 
-    def start(self) -> "EmbeddedPostgres":
+    def start(self) -> EmbeddedPostgres:
         if not self.data.exists():
             self.init()
         self._log = open(self.log_path, "a")
@@ -234,7 +234,7 @@ class EmbeddedRedis:
         self.log_path = self.base / "redis.log"
         self._executor: TCPExecutor | None = None
 
-    def start(self) -> "EmbeddedRedis":
+    def start(self) -> EmbeddedRedis:
         persistence = (["--appendonly", "yes", "--appendfsync", "always"] if self.durable
                        else ["--appendonly", "no"])
         self._executor = TCPExecutor(

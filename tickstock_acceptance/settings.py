@@ -9,9 +9,8 @@ The password is kept out of ``repr`` and every message so it never reaches a log
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
-from typing import Mapping
 
 from .errors import SuiteError
 
@@ -30,10 +29,6 @@ MODES = ("embedded", "external")
 TRUE_WORDS = ("1", "true", "yes", "on")
 
 
-def _secret_repr(value: str | None) -> str:
-    return "None" if value is None else "'***'"
-
-
 @dataclass(frozen=True)
 class Settings:
     """Where the run's PostgreSQL and Redis are, and how the run may treat them."""
@@ -47,23 +42,11 @@ class Settings:
     redis_host: str = "localhost"
     redis_port: int = 6379
     pg_bin_dir: str = ""
-    reports_dir: str = "reports"
     UNSAFE_allow_non_test_target: bool = False
-
-    def __repr__(self) -> str:  # never show the password
-        shown = ", ".join(
-            f"{f.name}={_secret_repr(self.db_password) if f.name == 'db_password' else repr(getattr(self, f.name))}"
-            for f in fields(self)
-        )
-        return f"Settings({shown})"
 
     @property
     def external(self) -> bool:
         return self.mode == "external"
-
-    @property
-    def results_dir(self) -> Path:
-        return Path(self.reports_dir) / "allure-results"
 
     def describe(self) -> str:
         """A one-line, secret-free description for logs and reports."""

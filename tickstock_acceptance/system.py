@@ -13,7 +13,7 @@ import secrets
 import subprocess
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from psycopg2 import sql
@@ -21,12 +21,11 @@ from psycopg2 import sql
 from . import guard
 from .contract import CONSUMER_ROLE, PRODUCER_ROLE, REDIS_TEST_DBS
 from .db import DbEndpoint, connect, session
+from .paths import ROOT
 from .redis_client import RedisEndpoint, checked_client, client
 from .schema import apply_migrations, require_schema
 from .services import EmbeddedPostgres, EmbeddedRedis, ExternalServer, RunDir
 from .settings import Settings
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -65,12 +64,12 @@ class AcceptanceSystem:
         self._endpoints: dict[str, DbEndpoint] = {}
         self._redis_endpoint: RedisEndpoint | None = None
         self.facts = RunFacts(mode=settings.mode,
-                              started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                              started_at=datetime.now(UTC).isoformat(timespec="seconds"),
                               suite_commit=suite_commit(), python=platform.python_version(),
                               target=settings.describe())
 
     # -- bring up -------------------------------------------------------------------------
-    def open(self) -> "AcceptanceSystem":
+    def open(self) -> AcceptanceSystem:
         try:
             if self.settings.external:
                 self._open_external()
@@ -191,3 +190,24 @@ class AcceptanceSystem:
 
 def wall_clock_ms() -> float:
     return time.time() * 1000.0
+
+
+def preflight(settings: Settings) -> None:
+    """Check everything a run needs before behave starts; raise SuiteError with one line.
+
+    Embedded: server binaries and the OS user to run PostgreSQL. External: the database answers
+    with these credentials, is a test target, and carries the schema; Redis answers.
+    """
+    from .services import _server_user, find_pg_bin_dir, find_redis_server
+
+    if not settings.external:
+        find_pg_bin_dir(settings.pg_bin_dir)
+        find_redis_server()
+        _server_user()
+        return
+    endpoint = DbEndpoint(settings.db_host, settings.db_port, settings.db_name, settings.db_user,
+                          settings.db_password)
+    with session(endpoint) as conn:
+        guard.require_test_database(settings.db_name, False, settings.UNSAFE_allow_non_test_target)
+        require_schema(conn, endpoint.where())
+    checked_client(RedisEndpoint(settings.redis_host, settings.redis_port), REDIS_TEST_DBS[0])

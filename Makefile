@@ -1,0 +1,48 @@
+# Two commands for a newcomer: `make acceptance` (the suite + report) and `make test` (our own tests).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := node_modules/.installed-stamp
+TAGS ?=
+ARGS ?=
+
+.PHONY: acceptance test unit lint migrate summary clean setup
+
+setup: $(STAMP) $(NODE_STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## make acceptance [TAGS='@checklist:ENV-1'] [ARGS='-D key=value']: run the suite, render the report
+acceptance: setup
+	$(PY) -m tickstock_acceptance run $(if $(TAGS),--tags '$(TAGS)') $(ARGS)
+
+## make test: lint, unit tests of the support code, and a full acceptance run on embedded services
+test: setup
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+unit: setup
+	$(PY) -m pytest tests/unit
+
+lint: setup
+	$(PY) -m ruff check .
+
+## make migrate: apply sql/ to the external *_test database named by TEST_DB_* (guarded)
+migrate: setup
+	$(PY) -m tickstock_acceptance migrate $(ARGS)
+
+summary: setup
+	$(PY) -m tickstock_acceptance summary
+
+clean:
+	rm -rf reports
