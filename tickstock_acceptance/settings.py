@@ -42,6 +42,9 @@ class Settings:
     redis_host: str = "localhost"
     redis_port: int = 6379
     pg_bin_dir: str = ""
+    # The system under test's producer: a module exposing the reference TickStockPL components.
+    # The project's own tests point it at deliberately broken variants to show scenarios fail.
+    producer: str = "tickstock_producer"
     UNSAFE_allow_non_test_target: bool = False
 
     @property
