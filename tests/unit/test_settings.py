@@ -1,0 +1,43 @@
+import pytest
+
+from tickstock_acceptance.errors import SuiteError
+from tickstock_acceptance.settings import load_settings
+
+
+def test_defaults_are_embedded_with_spec_names():
+    s = load_settings({}, {})
+    assert s.mode == "embedded"
+    assert (s.db_name, s.db_user, s.db_port, s.redis_port) == ("tickstock_test", "app_readwrite", 5432, 6379)
+
+
+def test_spec_variables_switch_to_external_mode():
+    s = load_settings({"TEST_DB_HOST": "db.example", "TEST_DB_PORT": "6543"}, {})
+    assert s.external and s.db_host == "db.example" and s.db_port == 6543
+
+
+def test_behave_userdata_overrides_environment():
+    s = load_settings({"TEST_DB_NAME": "a_test"}, {"db_name": "b_test"})
+    assert s.db_name == "b_test" and s.external
+
+
+def test_unknown_key_is_one_line_error_naming_the_fix():
+    with pytest.raises(SuiteError) as err:
+        load_settings({}, {"db_nmae": "x"})
+    line = err.value.one_line()
+    assert "db_nmae" in line and "db_name" in line and "\n" not in line
+
+
+def test_bad_port_is_rejected():
+    with pytest.raises(SuiteError, match="port"):
+        load_settings({"TEST_DB_PORT": "fivefour"}, {})
+
+
+def test_password_never_shown():
+    s = load_settings({"TEST_DB_PASSWORD": "s3cr3t-pw", "TEST_DB_HOST": "h"}, {})
+    assert s.db_password == "s3cr3t-pw"
+    assert "s3cr3t-pw" not in repr(s) and "s3cr3t-pw" not in s.describe()
+
+
+def test_unsafe_override_is_off_unless_named():
+    assert not load_settings({}, {}).UNSAFE_allow_non_test_target
+    assert load_settings({"TICKSTOCK_UNSAFE_ALLOW_NON_TEST_TARGET": "yes"}, {}).UNSAFE_allow_non_test_target

@@ -1,0 +1,40 @@
+import pytest
+
+from tickstock_acceptance import targets
+from tickstock_acceptance.evidence import Distribution, percentile, record
+
+
+def test_regression_lines_are_target_plus_25_percent():
+    # the spec's PERFORMANCE_REGRESSION_THRESHOLDS
+    assert targets.ETF_EXPANSION_TIME.regression_line == pytest.approx(2.5)
+    assert targets.MESSAGE_DELIVERY.regression_line == pytest.approx(125.0)
+    assert targets.UI_QUERY.regression_line == pytest.approx(62.5)
+    assert targets.MEMORY_INCREASE.regression_line == pytest.approx(125.0)
+
+
+def test_targets_are_found_by_the_words_features_use():
+    assert targets.by_phrase("general query") is targets.GENERAL_QUERY
+    assert targets.by_phrase("UI query") is targets.UI_QUERY
+    with pytest.raises(KeyError):
+        targets.by_phrase("warp speed")
+
+
+def test_minimum_targets_judge_from_below():
+    assert targets.MESSAGE_SUCCESS_RATE.met_by(99.0)
+    assert not targets.MESSAGE_SUCCESS_RATE.met_by(90.0)
+
+
+def test_percentiles_nearest_rank():
+    samples = list(range(1, 101))
+    assert percentile(samples, 50) == 50
+    assert percentile(samples, 95) == 95
+    assert percentile(samples, 99) == 99
+    d = Distribution.of(samples)
+    assert (d.count, d.max) == (100, 100)
+
+
+def test_evidence_judges_against_target_and_checks_units():
+    ev = record("x", 120.0, "ms", targets.MESSAGE_DELIVERY)
+    assert ev.passed is False and ev.target == 100.0 and ev.regression_line == 125.0
+    with pytest.raises(ValueError):
+        record("y", 1.0, "s", targets.MESSAGE_DELIVERY)
