@@ -35,10 +35,10 @@ def run_cli(*args: str, env: dict | None = None, module: str = "tickstock_accept
 def owned_server_processes() -> list[str]:
     """Server processes started by any run of the suite (their command line names a run dir)."""
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(proc.info["cmdline"] or [])
-        if "tickstock-run-" in cmd and ("postgres" in cmd or "redis-server" in cmd):
-            found.append(cmd)
+    for proc in psutil.process_iter(["cmdline", "cwd", "name"]):
+        where = " ".join(proc.info["cmdline"] or []) + " " + (proc.info["cwd"] or "")
+        if "tickstock-run-" in where and proc.info["name"] in ("postgres", "redis-server"):
+            found.append(f"{proc.pid} {proc.info['name']} {where}")
     return found
 
 

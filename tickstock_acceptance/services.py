@@ -66,6 +66,21 @@ def _server_user() -> pwd.struct_passwd | None:
                          "create it (adduser --system postgres) or run as a normal user") from None
 
 
+def kill_processes_in(run_dir: str) -> list[int]:
+    """SIGKILL every process whose working directory or command line lies in ``run_dir``."""
+    killed: list[int] = []
+    for proc in psutil.process_iter(["pid", "cmdline", "cwd"]):
+        parts = [*(proc.info["cmdline"] or []), proc.info["cwd"] or ""]
+        if proc.pid != os.getpid() and any(run_dir in part for part in parts):
+            try:
+                proc.kill()
+                killed.append(proc.pid)
+            except psutil.Error:
+                pass
+    psutil.wait_procs([psutil.Process(p) for p in killed if psutil.pid_exists(p)], timeout=5)
+    return killed
+
+
 def reap_stale_runs(tmp_root: str | None = None) -> list[int]:
     """Kill servers left by earlier runs that died without cleaning up (e.g. SIGKILL)."""
     killed: list[int] = []
@@ -77,13 +92,7 @@ def reap_stale_runs(tmp_root: str | None = None) -> list[int]:
             continue
         if psutil.pid_exists(pid):
             continue
-        for proc in psutil.process_iter(["pid", "cmdline"]):
-            if any(run_dir in part for part in (proc.info["cmdline"] or [])):
-                try:
-                    proc.kill()
-                    killed.append(proc.pid)
-                except psutil.Error:
-                    pass
+        killed += kill_processes_in(run_dir)
         shutil.rmtree(run_dir, ignore_errors=True)
     return killed
 
@@ -98,6 +107,8 @@ class RunDir:
         (self.path / OWNER_FILE).write_text(str(os.getpid()))
 
     def remove(self) -> None:
+        """Backstop for interrupted starts: no process of this run outlives its directory."""
+        kill_processes_in(str(self.path))
         shutil.rmtree(self.path, ignore_errors=True)
 
 
