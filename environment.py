@@ -20,3 +20,8 @@ def after_feature(context, feature):
         report_and_abort(context, SuiteError(
             "the test environment is not valid (see the failed environment validation scenario)",
             "fix the environment before judging any checklist item"))
+
+
+# Our one-line messages must reach the terminal, not behave's hook capture.
+before_all.capture = False
+after_feature.capture = False

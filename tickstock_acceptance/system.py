@@ -23,7 +23,7 @@ from .contract import CONSUMER_ROLE, PRODUCER_ROLE, REDIS_TEST_DBS
 from .db import DbEndpoint, connect, session
 from .paths import ROOT
 from .redis_client import RedisEndpoint, checked_client, client
-from .schema import apply_migrations, require_schema
+from .schema import apply_migrations, inspect_schema, require_schema
 from .services import EmbeddedPostgres, EmbeddedRedis, ExternalServer, RunDir
 from .settings import Settings
 
@@ -61,6 +61,7 @@ class AcceptanceSystem:
         self.redis: EmbeddedRedis | ExternalServer | None = None
         self.database_created_by_run = False
         self.opened = False
+        self.schema_report = None
         self._endpoints: dict[str, DbEndpoint] = {}
         self._redis_endpoint: RedisEndpoint | None = None
         self.facts = RunFacts(mode=settings.mode,
@@ -119,7 +120,9 @@ class AcceptanceSystem:
                 cur.execute("SHOW server_version")
                 self.facts.postgresql = cur.fetchone()[0].split()[0]
             self.require_test_database()
-            require_schema(conn, endpoint.where())
+            # Validate, never migrate, what the run does not own. The environment validation
+            # feature reports what is missing (and stops the run); the CLI preflight refuses first.
+            self.schema_report = inspect_schema(conn)
         self._redis_endpoint = RedisEndpoint(s.redis_host, s.redis_port)
         info = checked_client(self._redis_endpoint, REDIS_TEST_DBS[0]).info("server")
         self.facts.redis = str(info.get("redis_version", "?"))
@@ -160,13 +163,17 @@ class AcceptanceSystem:
         """Remove rows the tests wrote: ``TEST_`` symbols and ``test_`` cache entries only."""
         self.require_test_database()
         deleted = {}
+        statements = {
+            "ohlcv_daily": r"DELETE FROM ohlcv_daily WHERE symbol LIKE 'TEST\_%'",
+            "symbols": r"DELETE FROM symbols WHERE symbol LIKE 'TEST\_%'",
+            "cache_entries": r"DELETE FROM cache_entries WHERE key LIKE 'test\_%' OR name LIKE 'test\_%'",
+        }
         with session(self.endpoint("admin")) as conn, conn.cursor() as cur:
-            cur.execute(r"DELETE FROM ohlcv_daily WHERE symbol LIKE 'TEST\_%'")
-            deleted["ohlcv_daily"] = cur.rowcount
-            cur.execute(r"DELETE FROM symbols WHERE symbol LIKE 'TEST\_%'")
-            deleted["symbols"] = cur.rowcount
-            cur.execute(r"DELETE FROM cache_entries WHERE key LIKE 'test\_%' OR name LIKE 'test\_%'")
-            deleted["cache_entries"] = cur.rowcount
+            for table, statement in statements.items():
+                cur.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))
+                if cur.fetchone()[0]:
+                    cur.execute(statement)
+                    deleted[table] = cur.rowcount
         return deleted
 
     def close(self) -> None:
