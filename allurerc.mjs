@@ -4,6 +4,9 @@ import { defineConfig } from "allure";
 export default defineConfig({
   name: "TickStock Phase 3 acceptance",
   output: "reports/allure-report",
+  // History and trends carried between runs (reports/history/ also holds the sign-off's figures).
+  historyPath: "reports/history/allure-history.jsonl",
+  historyLimit: 50,
   plugins: {
     awesome: {
       options: {

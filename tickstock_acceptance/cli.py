@@ -1,24 +1,31 @@
-"""Command line: ``python -m tickstock_acceptance run|migrate|summary``.
+"""Command line: ``python -m tickstock_acceptance run|signoff|baseline|coverage|migrate|summary``.
 
 ``run`` is what ``make acceptance`` calls: preflight (one-line errors), behave with the Allure
-formatter, the Allure 3 HTML report, and a one-screen summary; the exit code is non-zero when any
-scenario failed (2 for bad input, 3 when the guard refused a target).
+formatter, the Allure 3 HTML report, the checklist sign-off (reports/signoff.json/.md/.html) and a
+one-screen summary; the exit code is non-zero when any scenario or checklist item failed (2 for
+bad input, 3 when the guard refused a target). ``signoff`` rebuilds the sign-off from the results
+on disk, ``baseline accept`` makes the latest run's figures the accepted performance baseline, and
+``coverage`` prints the coverage gate (checklist items without scenarios).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
 from .checklist import items
 from .errors import SuiteError
-from .paths import REPORT_DIR, RESULTS_DIR, ROOT
+from .paths import REPORT_DIR, REPORTS_DIR, RESULTS_DIR, ROOT
 from .results import load_results
 from .settings import load_settings
 
@@ -45,7 +52,42 @@ def _parser() -> argparse.ArgumentParser:
     mig = sub.add_parser("migrate", help="apply sql/ to the configured external *_test database")
     mig.add_argument("-D", dest="define", action="append", default=[], metavar="KEY=VALUE")
     sub.add_parser("summary", help="print the summary of the last run")
+    sub.add_parser("signoff", help="rebuild reports/signoff.* from the results of the last run")
+    sub.add_parser("coverage", help="check that every checklist item has a scenario (the gate)")
+    base = sub.add_parser("baseline", help="show or accept the performance baseline")
+    base_sub = base.add_subparsers(dest="baseline_command", required=True)
+    accept = base_sub.add_parser("accept", help="make a stored run (default: the latest) the baseline")
+    accept.add_argument("--run", help="run id under reports/history/runs/ (default: the latest)")
+    accept.add_argument("--by", default=os.environ.get("USER", ""), help="who accepts it")
+    accept.add_argument("--note", default="", help="why (e.g. 'new hardware', 'release 3.0')")
+    base_sub.add_parser("show", help="print the accepted baseline")
     return p
+
+
+SELECTION_FILE = REPORTS_DIR / "run-selection.json"  # the last run's --tags and feature paths
+LOCK_FILE = REPORTS_DIR / ".run.lock"
+
+
+@contextlib.contextmanager
+def reports_lock():
+    """Serialize runs that share reports/ (two runs at once would mix their results)."""
+    REPORTS_DIR.mkdir(parents=True, exist_ok=True)
+    with open(LOCK_FILE, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("note: another run is using reports/; waiting for it to finish", file=sys.stderr)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def write_signoff(tags: list[str], features: list[str], extra_facts: dict | None = None,
+                  store_history: bool = True):
+    """Build and write the sign-off for the results on disk; returns (signoff, paths)."""
+    from .signoff import generate
+
+    return generate(RESULTS_DIR, REPORTS_DIR, tags=tags, feature_paths=features,
+                    extra_facts=extra_facts, store_history=store_history)
 
 
 def render_report(results_dir: Path, report_dir: Path) -> Path | None:
@@ -65,54 +107,86 @@ def render_report(results_dir: Path, report_dir: Path) -> Path | None:
     return index
 
 
-def summary_text(results_dir: Path, report: Path | None) -> str:
+SUMMARY_MARKS = {"passed": "pass", "failed": "FAIL", "not covered": "----", "not run": "skip"}
+
+
+def summary_text(results_dir: Path, report: Path | None, signoff=None,
+                 signoff_paths: list[Path] | None = None) -> str:
+    """One screen: scenario counts, one mark per checklist item, failures, warnings and file paths.
+
+    Item marks come from the sign-off when there is one (pass, FAIL, skip = not run,
+    ---- = not covered), so the summary and the sign-off never disagree.
+    """
     results = load_results(results_dir)
     counts = Counter(r.status for r in results)
-    by_item: dict[str, list[str]] = {}
-    for r in results:
-        for item_id in r.checklist:
-            by_item.setdefault(item_id, []).append(r.status)
     lines = ["", "=" * 72, "TickStock Phase 3 acceptance — summary", "-" * 72,
              "Scenarios: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
              if counts else "Scenarios: none ran"]
-    row = []
-    for item in items():
-        statuses = by_item.get(item.id)
-        if statuses:
-            mark = "FAIL" if any(s in ("failed", "broken") for s in statuses) else (
+    if signoff is not None:
+        lines.append("Checklist: " + ", ".join(f"{n} {s}" for s, n in signoff.counts.items())
+                     + "  (skip = not run, ---- = not covered)")
+        marks = {i.id: SUMMARY_MARKS[i.status] for i in signoff.items}
+    else:
+        by_item: dict[str, list[str]] = {}
+        for r in results:
+            for item_id in r.checklist:
+                by_item.setdefault(item_id, []).append(r.status)
+        marks = {}
+        for item_id, statuses in by_item.items():
+            marks[item_id] = "FAIL" if any(s in ("failed", "broken") for s in statuses) else (
                 "pass" if all(s == "passed" for s in statuses) else "skip")
-        else:
-            mark = "----"
-        row.append(f"{item.id:<7}{mark}")
+    row = [f"{item.id:<7}{marks.get(item.id, '----')}" for item in items()]
     for i in range(0, len(row), 6):
         lines.append("  ".join(row[i:i + 6]))
-    for r in results:
-        if r.status in ("failed", "broken"):
-            lines.append(f"FAILED {','.join(r.checklist)}: {r.name}: {r.message[:100]}")
+    if signoff is not None:
+        for item in signoff.items:
+            if item.status == "failed":
+                lines.append(f"FAILED {item.id}: {item.reason[:110]}")
+        for warning in signoff.warnings:
+            lines.append(f"warning: {warning[:120]}")
+        for error in signoff.coverage_errors:
+            lines.append(f"coverage: {error[:120]}")
+    else:
+        for r in results:
+            if r.status in ("failed", "broken"):
+                lines.append(f"FAILED {','.join(r.checklist)}: {r.name}: {r.message[:100]}")
     lines.append(f"Results: {results_dir}")
     lines.append(f"Report:  {report}" if report else "Report:  (not rendered)")
+    for path in signoff_paths or []:
+        lines.append(f"Sign-off: {path}")
     lines.append("=" * 72)
     return "\n".join(lines)
 
 
 def run(args) -> int:
+    with reports_lock():
+        return _run_locked(args)
+
+
+def _run_locked(args) -> int:
     from .system import preflight
 
     userdata = _userdata(args.define)
     settings = load_settings(os.environ, userdata)
     print(f"Target: {settings.describe()}", flush=True)
     preflight(settings)
+    started = time.monotonic()
     results_dir = RESULTS_DIR
+    SELECTION_FILE.write_text(json.dumps({"tags": args.tags, "features": args.features}))
     shutil.rmtree(results_dir, ignore_errors=True)
     results_dir.mkdir(parents=True, exist_ok=True)
     # Formatters and the results directory come from behave.ini, so plain `behave` matches.
     cmd = [sys.executable, "-m", "behave"]
     for tag in args.tags:
         cmd += ["--tags", tag]
+    child_env = dict(os.environ)
     for key, value in userdata.items():
-        cmd += ["-D", f"{key}={value}"]
+        if key == "db_password":  # keep the secret off the process list
+            child_env["TEST_DB_PASSWORD"] = value
+        else:
+            cmd += ["-D", f"{key}={value}"]
     cmd += args.features
-    proc = subprocess.Popen(cmd, cwd=ROOT)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=child_env)
     try:
         rc = proc.wait()
     except KeyboardInterrupt:
@@ -124,9 +198,60 @@ def run(args) -> int:
             proc.wait(timeout=30)
         print("interrupted: servers owned by the run were stopped", file=sys.stderr)
         return 130
+    duration = round(time.monotonic() - started, 1)
     report = None if args.no_report else render_report(results_dir, REPORT_DIR)
-    print(summary_text(results_dir, report))
-    return rc
+    signoff, paths = write_signoff(args.tags, args.features, {"duration_s": duration})
+    print(summary_text(results_dir, report, signoff, paths))
+    item_failed = signoff.counts["failed"] > 0  # e.g. a figure past its regression line
+    return rc or (1 if item_failed else 0)
+
+
+def _last_selection() -> dict:
+    try:
+        return json.loads(SELECTION_FILE.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {"tags": [], "features": []}
+
+
+def regenerate_signoff() -> int:
+    """``signoff``: rebuild the sign-off from the results on disk (same selection, no new history)."""
+    with reports_lock():
+        selection = _last_selection()
+        signoff, paths = write_signoff(selection.get("tags", []), selection.get("features", []),
+                                       store_history=False)
+    index = REPORT_DIR / "index.html"
+    print(summary_text(RESULTS_DIR, index if index.exists() else None, signoff, paths))
+    return 1 if signoff.counts["failed"] else 0
+
+
+def coverage_gate() -> int:
+    from .coverage import check_coverage, scan
+
+    report = check_coverage(scan())
+    for error in report.errors:
+        print(f"coverage: {error}", file=sys.stderr)
+    covered = sum(1 for i in items() if report.scenarios_by_id.get(i.id))
+    marked = sum(1 for i in items() if i.not_yet_automated)
+    print(f"coverage gate: {covered} items with scenarios, {marked} marked not yet automated, "
+          f"{len(report.errors)} errors")
+    return 1 if report.errors else 0
+
+
+def baseline(args) -> int:
+    from . import history
+
+    if args.baseline_command == "show":
+        current = history.load_baseline()
+        print(json.dumps(current, indent=2) if current else
+              "no baseline accepted yet (python -m tickstock_acceptance baseline accept)")
+        return 0
+    try:
+        accepted = history.accept_baseline(run=args.run, accepted_by=args.by, note=args.note)
+    except LookupError as error:
+        raise SuiteError(str(error), "run the suite, then accept one of its stored runs") from None
+    print(f"accepted run {accepted['run_id']} as the baseline ({len(accepted['figures'])} figures) "
+          f"-> {history.baseline_path()}")
+    return 0
 
 
 def migrate(args) -> int:
@@ -153,6 +278,12 @@ def main(argv: list[str] | None = None) -> int:
             return run(args)
         if args.command == "migrate":
             return migrate(args)
+        if args.command == "signoff":
+            return regenerate_signoff()
+        if args.command == "coverage":
+            return coverage_gate()
+        if args.command == "baseline":
+            return baseline(args)
         index = REPORT_DIR / "index.html"
         print(summary_text(RESULTS_DIR, index if index.exists() else None))
         return 0

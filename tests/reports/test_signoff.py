@@ -1,0 +1,123 @@
+"""The sign-off model and its files, built from synthetic Allure results (fast, no services)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.reports.conftest import write_result
+from tickstock_acceptance import signoff as so
+from tickstock_acceptance.checklist import Item
+from tickstock_acceptance.coverage import TaggedScenario
+from tickstock_acceptance.results import load_results
+from tickstock_acceptance.targets import MESSAGE_DELIVERY
+
+ITEMS = [Item("ENV-1", "Environment validation", "database", ("general_query_time",), False),
+         Item("ENV-2", "Environment validation", "redis", (), False),
+         Item("RED-1", "Redis Integration", "channels", (), False),
+         Item("PERF-1", "Target Compliance", "delivery < 100 ms", ("message_delivery_time",), False),
+         Item("RES-1", "Resilience Validation", "recovery", (), True),
+         Item("DB-1", "Database Integration", "schema", (), False)]
+FACTS = {"mode": "embedded", "started_at": "2026-01-01T00:00:00+00:00", "suite_commit": "abc1234",
+         "python": "3.11.7", "postgresql": "15.20", "redis": "7.0.15", "target": "embedded"}
+
+
+def scenario(name: str, *ids: str, line: int = 1) -> TaggedScenario:
+    tags = frozenset(f"checklist:{i}" for i in ids)
+    return TaggedScenario("features/x.feature", line, name, tags, ids)
+
+
+SCENARIOS = [scenario("db ok", "ENV-1"), scenario("redis ok", "ENV-2", line=2),
+             scenario("channels", "RED-1", line=3), scenario("delivery", "PERF-1", line=4),
+             scenario("delivery burst", "PERF-1", line=5)]
+
+
+def delivery(p95: float) -> dict:
+    t = MESSAGE_DELIVERY
+    return {"name": "message delivery", "value": p95, "unit": "ms", "target": t.limit,
+            "target_name": t.name, "regression_line": t.regression_line, "minimum": False,
+            "passed": t.met_by(p95), "note": "p95 of 200 samples",
+            "distribution": {"count": 200, "p50": p95 / 2, "p95": p95, "p99": p95 * 1.1,
+                             "max": p95 * 1.3, "mean": p95 / 1.8}}
+
+
+def build(results_dir, tags=(), **kw) -> so.Signoff:
+    return so.build_signoff(load_results(results_dir), FACTS, tags, items=ITEMS, scenarios=SCENARIOS, **kw)
+
+
+def by_id(signoff) -> dict:
+    return {i.id: i for i in signoff.items}
+
+
+def test_statuses_cover_passed_failed_not_covered_and_not_run(results_dir):
+    write_result(results_dir, "db ok", "passed", ["ENV-1"])
+    write_result(results_dir, "redis ok", "failed", ["ENV-2"], "AssertionError: db 14 leaked into 13\nmore")
+    write_result(results_dir, "delivery", "passed", ["PERF-1"], evidence=[delivery(60.0)])
+    items = by_id(build(results_dir))
+    assert items["ENV-1"].status == "passed"
+    assert items["ENV-2"].status == "failed"
+    assert items["ENV-2"].reason == "redis ok: AssertionError: db 14 leaked into 13"
+    assert items["RES-1"].status == "not covered" and "not yet automated" in items["RES-1"].reason
+    assert items["DB-1"].status == "not covered" and "no scenario" in items["DB-1"].reason
+    # one of PERF-1's two scenarios produced no result: never "passed" on partial evidence
+    assert items["PERF-1"].status == "not run"
+    assert items["RED-1"].status == "not run"
+
+
+def test_subset_run_marks_unselected_items_not_run(results_dir):
+    write_result(results_dir, "db ok", "passed", ["ENV-1"])
+    items = by_id(build(results_dir, tags=["@checklist:ENV-1"]))
+    assert items["ENV-1"].status == "passed"
+    for item_id in ("ENV-2", "RED-1", "PERF-1"):
+        assert items[item_id].status == "not run"
+        assert "filtered out by --tags @checklist:ENV-1" in items[item_id].reason
+
+
+def test_figure_past_regression_line_fails_item_with_figure_target_and_line(results_dir):
+    for name in ("delivery", "delivery burst"):
+        write_result(results_dir, name, "passed", ["PERF-1"], evidence=[delivery(130.0)])
+    item = by_id(build(results_dir))["PERF-1"]
+    assert item.status == "failed"
+    for shown in ("130 ms", "target ≤ 100 ms", "regression line 125 ms"):
+        assert shown in item.reason
+
+
+def test_figure_over_target_within_tolerance_is_a_warning_not_a_failure(results_dir):
+    for name in ("delivery", "delivery burst"):
+        write_result(results_dir, name, "passed", ["PERF-1"], evidence=[delivery(110.0)])
+    item = by_id(build(results_dir))["PERF-1"]
+    assert item.status == "passed"
+    assert any("misses its target" in w for w in item.warnings)
+
+
+def test_skipped_scenario_reads_not_run(results_dir):
+    write_result(results_dir, "redis ok", "skipped", ["ENV-2"])
+    assert by_id(build(results_dir))["ENV-2"].status == "not run"
+
+
+def test_files_hold_every_item_status_chart_and_signoff_block(results_dir, tmp_path):
+    write_result(results_dir, "db ok", "passed", ["ENV-1"])
+    write_result(results_dir, "redis ok", "broken", ["ENV-2"], "ConnectionError: refused")
+    for name in ("delivery", "delivery burst"):
+        write_result(results_dir, name, "passed", ["PERF-1"], evidence=[delivery(60.0)])
+    paths = so.write_signoff(build(results_dir, timing={"duration_s": 4.2}), tmp_path / "out")
+    data = json.loads(paths[0].read_text())
+    assert [i["id"] for i in data["items"]] == [i.id for i in ITEMS]
+    assert data["counts"] == {"passed": 2, "failed": 1, "not covered": 2, "not run": 1}
+    assert data["run"]["suite_commit"] == "abc1234" and data["run"]["duration_s"] == 4.2
+    assert set(data["signoff"]) == {"name", "role", "date", "decision"}
+    page = paths[2].read_text()
+    assert "<script" not in page and "http" not in page.replace("http://www.w3.org/2000/svg", "")
+    assert "<svg" in page and "p95 60" in page and "line 125" in page
+    for item in ITEMS:
+        assert f"id='item-{item.id}'" in page
+    assert "ConnectionError: refused" in page and "Decision" in page
+    md = paths[1].read_text()
+    assert "| ENV-2 | **failed** |" in md and "## Sign-off" in md
+
+
+@pytest.mark.parametrize("status", ["failed", "broken"])
+def test_item_status_agrees_with_allure_status(results_dir, status):
+    write_result(results_dir, "db ok", status, ["ENV-1"], "boom")
+    assert by_id(build(results_dir))["ENV-1"].status == "failed"

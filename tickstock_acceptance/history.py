@@ -1,0 +1,180 @@
+"""Performance history: every run's figures, the accepted baseline, and noise-aware comparison.
+
+Layout under ``reports/history/``:
+
+- ``runs/<run id>.json``  one file per run: the run's facts and its figures (value, unit, target,
+  distribution), keyed ``"<item ID> · <evidence name>"``;
+- ``baseline.json``       the accepted baseline, written only by
+  ``python -m tickstock_acceptance baseline accept`` (never by a run);
+- ``allure-history.jsonl`` Allure 3's own history (``historyPath`` in ``allurerc.mjs``) for trends.
+
+A change against the baseline is judged against run-to-run noise estimated from repeated samples,
+never from one number: the spread of the last runs' values (median ± 3 robust standard deviations,
+from the median absolute deviation) once there are at least ``MIN_RUNS`` earlier runs, otherwise
+the spread of the samples inside the run (p50 → p95 of the baseline's and this run's
+distributions). A single figure without a distribution and without history is "not judged".
+Changes are warnings, never failures: failing is the job of the targets and regression lines.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .paths import REPORTS_DIR
+
+HISTORY_DIR = REPORTS_DIR / "history"
+ALLURE_HISTORY = HISTORY_DIR / "allure-history.jsonl"  # also in allurerc.mjs (historyPath)
+MIN_RUNS = 3           # earlier runs needed before their spread is trusted as the noise estimate
+WINDOW = 10            # how many earlier runs the spread is taken from
+MIN_SAMPLES = 5        # samples a distribution needs before its spread is trusted
+MAD_TO_SIGMA = 1.4826  # median absolute deviation → standard deviation (normal data)
+SIGMAS = 3.0
+RELATIVE_FLOOR = 0.05  # changes under 5 % of the baseline (or of the target) are never flagged
+
+
+def figure_key(item_id: str, evidence_name: str) -> str:
+    return f"{item_id} · {evidence_name}"
+
+
+def runs_dir(history_dir: Path = HISTORY_DIR) -> Path:
+    return history_dir / "runs"
+
+
+def baseline_path(history_dir: Path = HISTORY_DIR) -> Path:
+    return history_dir / "baseline.json"
+
+
+def run_id(facts: dict) -> str:
+    """A file-name-safe id for a run: its start time (and commit) from the run facts."""
+    started = facts.get("started_at") or datetime.now(UTC).isoformat(timespec="seconds")
+    raw = f"{started}_{facts.get('suite_commit', 'nocommit')}"
+    return re.sub(r"[^0-9A-Za-z._-]+", "-", raw)
+
+
+def store_run(figures: dict[str, dict], facts: dict, history_dir: Path = HISTORY_DIR) -> Path:
+    """Write this run's figures to ``runs/<run id>.json`` (the same run stored twice overwrites)."""
+    directory = runs_dir(history_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{run_id(facts)}.json"
+    path.write_text(json.dumps({"run_id": run_id(facts), "facts": facts, "figures": figures},
+                               indent=2, sort_keys=True))
+    return path
+
+
+def load_runs(history_dir: Path = HISTORY_DIR) -> list[dict]:
+    """Stored runs, oldest first (run ids start with the ISO start time, so names sort by time)."""
+    directory = runs_dir(history_dir)
+    if not directory.is_dir():
+        return []
+    runs = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            runs.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError):
+            continue  # a half-written file of an interrupted run is not history
+    return runs
+
+
+def load_baseline(history_dir: Path = HISTORY_DIR) -> dict | None:
+    path = baseline_path(history_dir)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def accept_baseline(history_dir: Path = HISTORY_DIR, run: str | None = None, accepted_by: str = "",
+                    note: str = "") -> dict:
+    """Make a stored run (default: the latest) the accepted baseline; returns the baseline."""
+    runs = load_runs(history_dir)
+    if not runs:
+        raise LookupError(f"no stored runs under {runs_dir(history_dir)}; run the suite first")
+    chosen = runs[-1] if run is None else next((r for r in runs if r["run_id"] == run), None)
+    if chosen is None:
+        raise LookupError(f"no stored run {run!r}; known: {', '.join(r['run_id'] for r in runs[-5:])}")
+    baseline = {"accepted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "accepted_by": accepted_by, "note": note, "run_id": chosen["run_id"],
+                "facts": chosen.get("facts", {}), "figures": chosen.get("figures", {})}
+    baseline_path(history_dir).write_text(json.dumps(baseline, indent=2, sort_keys=True))
+    return baseline
+
+
+@dataclass
+class Comparison:
+    """One figure of this run next to its baseline, with the noise band the change is judged by."""
+
+    key: str
+    value: float
+    unit: str
+    baseline: float | None = None
+    change: float | None = None
+    change_pct: float | None = None
+    noise: float | None = None
+    noise_basis: str = ""
+    verdict: str = "no baseline"  # no baseline | within noise | worse | better | not judged
+    warning: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _spread_of_runs(values: list[float]) -> float:
+    """3 robust standard deviations of earlier runs' values (MAD based, so one outlier is ignored)."""
+    middle = statistics.median(values)
+    mad = statistics.median(abs(v - middle) for v in values)
+    return SIGMAS * MAD_TO_SIGMA * mad
+
+
+def _spread_of_samples(*distributions: dict | None) -> float | None:
+    """The widest p50 → p95 spread of the given distributions, if they hold enough samples."""
+    spreads = [d["p95"] - d["p50"] for d in distributions
+               if d and d.get("count", 0) >= MIN_SAMPLES and "p95" in d and "p50" in d]
+    return max(spreads) if spreads else None
+
+
+def noise_band(current: dict, baseline: dict, earlier_values: list[float]) -> tuple[float | None, str]:
+    """How far a figure may move between runs by chance, and what that estimate is based on."""
+    recent = earlier_values[-WINDOW:]
+    if len(recent) >= MIN_RUNS:
+        band, basis = _spread_of_runs(recent), f"spread of the last {len(recent)} runs"
+    else:
+        band = _spread_of_samples(baseline.get("distribution"), current.get("distribution"))
+        if band is None:
+            return None, "one sample and fewer than 3 earlier runs"
+        counts = [d.get("count") for d in (baseline.get("distribution"), current.get("distribution")) if d]
+        basis = "p50→p95 spread of " + " and ".join(str(c) for c in counts) + " samples"
+    floor = RELATIVE_FLOOR * max(abs(baseline["value"]), abs(current.get("target") or 0.0))
+    return max(band, floor), basis
+
+
+def compare(figures: dict[str, dict], baseline: dict | None,
+            earlier_runs: list[dict]) -> dict[str, Comparison]:
+    """Compare each figure with the accepted baseline; flag changes beyond the noise as warnings."""
+    out: dict[str, Comparison] = {}
+    base_figures = (baseline or {}).get("figures", {})
+    for key, fig in figures.items():
+        cmp = Comparison(key, fig["value"], fig.get("unit", ""))
+        out[key] = cmp
+        base = base_figures.get(key)
+        if base is None:
+            continue
+        cmp.baseline = base["value"]
+        cmp.change = fig["value"] - base["value"]
+        cmp.change_pct = (100.0 * cmp.change / base["value"]) if base["value"] else None
+        earlier = [r["figures"][key]["value"] for r in earlier_runs if key in r.get("figures", {})]
+        cmp.noise, cmp.noise_basis = noise_band(fig, base, earlier)
+        if cmp.noise is None:
+            cmp.verdict = "not judged"
+            continue
+        if abs(cmp.change) <= cmp.noise:
+            cmp.verdict = "within noise"
+            continue
+        higher_is_worse = not fig.get("minimum", False)
+        cmp.verdict = "worse" if (cmp.change > 0) == higher_is_worse else "better"
+        pct = f" ({cmp.change_pct:+.0f} %)" if cmp.change_pct is not None else ""
+        cmp.warning = (f"{key}: {fig['value']:g} {cmp.unit} vs baseline {base['value']:g} {cmp.unit}"
+                       f"{pct}, {cmp.verdict} beyond the noise band ±{cmp.noise:.3g} {cmp.unit} "
+                       f"({cmp.noise_basis})")
+    return out
