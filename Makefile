@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed-stamp
 TAGS ?=
 ARGS ?=
 
-.PHONY: acceptance test unit lint migrate summary clean setup
+.PHONY: acceptance test unit lint migrate summary clean setup bench
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -46,3 +46,7 @@ summary: setup
 
 clean:
 	rm -rf reports
+
+## make bench: performance figures (reported, not a gate): expansion, function latencies, delivery vs raw pub-sub
+bench: setup
+	$(PY) -m tickstock_acceptance.bench

@@ -1,0 +1,24 @@
+Feature: Database integration
+  The Phase 3 schema must not break what was there before, and the new ETF universe reads must
+  live alongside TickStockPL's stock universe maintenance.
+
+  @checklist:DB-1
+  Scenario: Rows and queries from before Phase 3 read identically after the Phase 3 migration
+    Given a scratch database the run owns, migrated only to the pre-Phase-3 schema
+    And legacy rows written the way pre-Phase-3 code wrote them
+    And the answers of the legacy queries
+    When the Phase 3 migration is applied to that database
+    Then the Phase 3 columns were added after the legacy columns
+    And every legacy query answers exactly as before
+    And a legacy insert still works and leaves the Phase 3 columns empty or defaulted
+
+  @checklist:DB-2
+  Scenario: Stock universe maintenance and ETF universe queries run side by side without errors or blocking
+    Given the ETF universe manager has expanded all themes
+    And TickStockPL rewrites the stock universes continuously
+    When 4 TickStockApp clients each run 100 ETF universe queries at the same time
+    Then every query succeeded
+    And the stock universe rewrites overlapped the queries and none of them failed
+    And the ETF universe query p95 is within the UI query target
+    And the stock universes hold what the last rewrite computed
+    And the ETF universes are unchanged by the stock universe maintenance

@@ -1,0 +1,45 @@
+"""Steps for concurrent-load targets (PERF-2, and DB-2's queries): one call into ``load`` per sentence."""
+
+import time
+
+from behave import then, when
+from hamcrest import assert_that, empty, equal_to, greater_than_or_equal_to
+
+from tickstock_acceptance import evidence, step_types  # noqa: F401  (registers parameter types)
+from tickstock_acceptance import targets as T
+from tickstock_acceptance.load import concurrent_universe_queries
+from tickstock_acceptance.universe_flow import flow_of
+
+
+@when("{clients:d} TickStockApp clients each run {queries:d} ETF universe queries at the same time")
+def step_concurrent_queries(context, clients, queries):
+    context.clients = clients
+    start = time.time()
+    context.load_result = concurrent_universe_queries(context.system, flow_of(context).checks.themes(),
+                                                      clients, queries)
+    context.load_window = (start, time.time())
+    context.expected_queries = clients * queries
+
+
+@then("every query succeeded")
+def step_all_succeeded(context):
+    result = context.load_result
+    assert_that(result.errors, empty())
+    assert_that(len(result.samples), equal_to(context.expected_queries))
+
+
+@then("at least as many clients took part as the spec's concurrent operations count")
+def step_enough_clients(context):
+    evidence.record("concurrent clients", context.clients, "clients")
+    assert_that(context.clients, greater_than_or_equal_to(T.CONCURRENT_OPERATIONS))
+
+
+@then("the ETF universe query p95 is within the {target:NamedTarget} target")
+def step_query_p95(context, target):
+    samples = context.load_result.latencies_ms
+    unit = target.unit
+    values = [ms / 1000.0 for ms in samples] if unit == "s" else samples
+    ev = evidence.record_distribution(f"ETF universe query latency ({context.clients} clients)", values, unit,
+                                      target)
+    evidence.record("queries per second", len(samples) / context.load_result.elapsed_s, "q/s")
+    assert_that(ev.passed, equal_to(True), f"p95 {ev.value:g} {unit} misses {target.describe()}")

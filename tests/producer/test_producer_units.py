@@ -1,0 +1,123 @@
+"""Unit tests of the reference producer: data, filter, loader source, events, schemas, CLI."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from tests.conftest import run_cli
+from tickstock_acceptance import consumer
+from tickstock_acceptance.contract import CHANNEL_NAMING_PATTERN, CHANNELS
+from tickstock_producer import events
+from tickstock_producer.etf_universe import Etf, Theme, apply_liquidity_filter, load_source
+from tickstock_producer.historical_loader import ANCHOR_DATE, synthetic_bars, trading_days
+
+ORIGINAL_THEMES = {"sectors", "growth", "value", "international", "commodities", "technology", "bonds"}
+
+
+def test_reference_data_has_200_plus_distinct_etfs_in_the_original_themes():
+    themes = load_source()
+    assert ORIGINAL_THEMES <= set(themes)
+    symbols = [e.symbol for t in themes.values() for e in t.etfs]
+    assert len(set(symbols)) == len(symbols) >= 200
+    kept = [e for t in themes.values() for e in apply_liquidity_filter(t)[0]]
+    assert len(kept) >= 200
+    assert all(e.name and e.aum > 0 and e.avg_volume > 0 for t in themes.values() for e in t.etfs)
+
+
+def test_liquidity_filter_excludes_below_either_threshold():
+    etfs = (Etf("BIG", "", "x", 2e9, 5e6), Etf("THIN", "", "x", 2e9, 10.0), Etf("TINY", "", "x", 1e6, 5e6))
+    kept, excluded = apply_liquidity_filter(Theme("x", "", "", {"min_aum": 1e9, "min_avg_volume": 1e5}, etfs))
+    assert [e.symbol for e in kept] == ["BIG"]
+    assert [e.symbol for e in excluded] == ["THIN", "TINY"]
+    kept, _ = apply_liquidity_filter(Theme("x", "", "", {}, etfs))
+    assert len(kept) == 3
+
+
+def test_synthetic_bars_are_deterministic_weekdays_and_valid_ohlc():
+    bars = synthetic_bars("SPY", 30)
+    assert bars == synthetic_bars("SPY", 30) and bars != synthetic_bars("QQQ", 30)
+    assert [b[1] for b in bars] == trading_days(30) and bars[-1][1] == ANCHOR_DATE
+    assert all(b[1].weekday() < 5 for b in bars)
+    for _sym, _d, o, h, lo, c, v in bars:
+        assert h >= max(o, c, lo) and lo <= min(o, c) and v > 0
+
+
+def _message(**over):
+    m = {"event_type": "theme_updated", "service": "s", "producer_id": "p", "message_id": "a" * 32,
+         "sequence": 1, "timestamp": "2026-01-01T00:00:00.000001+00:00",
+         "data": {"theme": "bonds", "symbol_count": 3, "action": "created", "cache_key": "etf_bonds"}}
+    m.update(over)
+    return m
+
+
+def test_schemas_accept_good_and_reject_bad_messages():
+    assert events.schema_errors(_message()) == []
+    assert events.schema_errors(_message(timestamp="2026-01-01T00:00:00")) != []  # no offset
+    assert events.schema_errors(_message(sequence=0)) != []
+    assert events.schema_errors(_message(event_type="nope")) != []
+    bad = _message()
+    bad["data"] = {"theme": "bonds"}
+    assert events.schema_errors(bad) != []
+
+
+def test_suite_and_producer_agree_on_the_contract():
+    assert consumer.STREAM_KEY_PREFIX == events.STREAM_PREFIX
+    assert consumer.UNIVERSE_CHANNEL == events.CHANNEL_UNIVERSE_UPDATED == CHANNELS["universe_updated"]
+    assert all(CHANNEL_NAMING_PATTERN.match(c) for c in events.EVENT_CHANNELS.values())
+    rec = consumer.decode("tickstock.universe.updated", json.dumps(_message()), 0.0)
+    assert consumer.schema_problems(rec) == []
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory):
+    from tickstock_acceptance.services import EmbeddedRedis
+
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def test_publisher_publishes_and_persists_ordered_unique_messages(redis_server):
+    import redis
+
+    r = redis.Redis(host=redis_server.host, port=redis_server.port, db=14, decode_responses=True)
+    ps = r.pubsub()
+    ps.subscribe(events.CHANNEL_UNIVERSE_UPDATED)
+    assert ps.get_message(timeout=2)["type"] == "subscribe"
+    pub = events.EventPublisher(r, "test_service")
+    data = {"theme": "bonds", "symbol_count": 3, "action": "created", "cache_key": "etf_bonds"}
+    threads = [threading.Thread(target=pub.publish, args=("theme_updated", data)) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    live = []
+    while len(live) < 20:
+        m = ps.get_message(timeout=2)
+        assert m is not None, f"only {len(live)} live messages"
+        if m["type"] == "message":
+            live.append(json.loads(m["data"]))
+    key = events.stream_key(events.CHANNEL_UNIVERSE_UPDATED)
+    stored = [json.loads(f["data"]) for _id, f in r.xrange(key)]
+    assert [m["sequence"] for m in live] == list(range(1, 21)) == [m["sequence"] for m in stored]
+    assert len({m["message_id"] for m in live}) == 20
+    with pytest.raises(events.InvalidEvent):
+        pub.publish("theme_updated", {"theme": "bonds"})
+    with pytest.raises(events.InvalidEvent):
+        pub.publish("not_an_event", {})
+    assert r.xlen(events.stream_key(events.CHANNEL_UNIVERSE_UPDATED)) == 20
+
+
+def test_cli_help_and_bad_arguments():
+    ok = run_cli("--help", module="tickstock_producer")
+    assert ok.returncode == 0 and "expand" in ok.stdout and "summary" in ok.stdout
+    for args in (["bogus"], ["expand", "--themes", "nope"], ["load-history", "--days", "x"], []):
+        bad = run_cli(*args, module="tickstock_producer")
+        assert bad.returncode == 2, (args, bad)
+        assert len(bad.stderr.strip().splitlines()) == 1 and bad.stderr.startswith("error:"), bad.stderr
+        assert "Traceback" not in bad.stderr

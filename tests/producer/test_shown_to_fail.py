@@ -1,0 +1,47 @@
+"""Each broken producer variant turns exactly its own scenarios red; the reference turns none red.
+
+Every run is a real suite run (embedded PostgreSQL and Redis, the producer as a separate process)
+into a private results directory, so a person's ``reports/allure-results`` is left alone.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tickstock_acceptance.isolated_run import run_isolated
+
+FEATURES = [
+    "features/00_environment_validation.feature",
+    "features/10_etf_universe_expansion.feature",
+    "features/40_database_integration.feature",
+    "features/50_redis_integration.feature",
+    "features/70_target_compliance.feature",
+]
+
+NOTIFICATIONS = {
+    "TickStockApp receives the expansion notifications with the right content within the delivery target",
+    "A TickStockApp instance that was offline during the expansion catches up from the stream",
+    "A theme that cannot be written is reported as failed and gets no theme_updated",
+}
+LIQUIDITY = {"Only ETFs that pass their theme's liquidity filter make it into a universe"}
+SUMMARY = {"get_etf_universes_summary lists every universe once with its true symbol count"}
+
+VARIANTS = {
+    "tickstock_producer": set(),
+    "tests.broken.drops_theme_updated": NOTIFICATIONS,
+    "tests.broken.skips_liquidity_filter": LIQUIDITY,
+    "tests.broken.wrong_summary": SUMMARY,
+}
+
+
+@pytest.mark.parametrize("producer", list(VARIANTS))
+def test_variant_fails_exactly_its_scenarios(producer, tmp_path):
+    run = run_isolated(FEATURES, tmp_path / "results", {"producer": producer})
+    statuses = run.statuses()
+    assert len(statuses) >= 18, run.output[-3000:]
+    for name in VARIANTS[producer]:
+        assert name in statuses, f"scenario not found: {name}"
+    assert run.failed() == VARIANTS[producer], run.output[-4000:]
+    assert run.passed() == set(statuses) - VARIANTS[producer]
+    assert (run.returncode != 0) == bool(VARIANTS[producer])
+    assert run.leftovers == [], "servers of the run left behind"

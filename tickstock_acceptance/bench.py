@@ -1,0 +1,108 @@
+"""``make bench``: figures for the ETF universe slice (reported, not a CI gate).
+
+On embedded throwaway PostgreSQL and Redis: expansion time for the 200+ symbol universe (the
+reference producer in-process, so interpreter start-up is not counted), the four functions'
+latencies, notification delivery p50/p99 next to raw redis-py pub-sub p99 measured in the same
+run (same subscriber code, same machine), and the project's aims next to them.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+
+import redis
+
+from .consumer import UNIVERSE_CHANNEL, AppSubscriber
+from .contract import REDIS_DB_FLOWS
+from .evidence import Distribution
+from .settings import Settings
+from .system import AcceptanceSystem
+from .waiting import wait_until
+
+RAW_CHANNEL = "tickstock.bench.raw"
+
+
+def _dist(samples) -> str:
+    d = Distribution.of(samples)
+    return f"p50 {d.p50:8.3f}  p95 {d.p95:8.3f}  p99 {d.p99:8.3f}  max {d.max:8.3f}  (n={d.count})"
+
+
+def _time_sql(system, role, sql, args=(), n=50) -> list[float]:
+    out = []
+    with system.session(role) as conn, conn.cursor() as cur:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            cur.execute(sql, args)
+            cur.fetchall()
+            out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def main() -> int:
+    from tickstock_producer import ProducerConfig, create_producer
+
+    system = AcceptanceSystem(Settings()).open()
+    try:
+        db, rd = system.endpoint("producer"), system.redis_endpoint
+        producer = create_producer(ProducerConfig(db.host, db.port, db.dbname, db.user, db.password,
+                                                  rd.host, rd.port, REDIS_DB_FLOWS))
+        sub = AppSubscriber(system, channels=(UNIVERSE_CHANNEL, RAW_CHANNEL)).start()
+        expansions = [producer.etf_manager.expand() for _ in range(10)]
+        producer.loader.load_etf_universes(30)
+        sent = sum(len(e.published) for e in expansions)
+        wait_until(lambda: _count(sub, UNIVERSE_CHANNEL) >= sent, 10, "notifications received")
+        delivery = [r.latency_ms() for r in sub.snapshot() if r.channel == UNIVERSE_CHANNEL]
+
+        raw = redis.Redis(host=rd.host, port=rd.port, db=REDIS_DB_FLOWS)
+        for i in range(500):
+            raw.publish(RAW_CHANNEL, json.dumps({"i": i, "timestamp": _now_iso()}))
+        wait_until(lambda: _count(sub, RAW_CHANNEL) >= 500, 10, "raw messages received")
+        raw_lat = [r.latency_ms() for r in sub.snapshot() if r.channel == RAW_CHANNEL]
+        sub.stop()
+
+        fn = {
+            "get_etf_universe(theme, true)":
+                _time_sql(system, "consumer", "SELECT get_etf_universe(%s, true)", ("technology",)),
+            "get_etf_universes_summary()":
+                _time_sql(system, "consumer", "SELECT * FROM get_etf_universes_summary()"),
+            "validate_etf_universe_symbols()":
+                _time_sql(system, "consumer", "SELECT * FROM validate_etf_universe_symbols()"),
+            "update_etf_universe(test theme)":
+                _time_sql(system, "producer", "SELECT update_etf_universe(%s, %s)",
+                          ("test_bench", json.dumps(["SPY", "QQQ"]))),
+        }
+        exp_ms = [e.elapsed_s * 1000 for e in expansions]
+        print("TickStock Phase 3 benchmark — ETF universe slice (embedded servers, ms)")
+        print(f"expansion ({expansions[0].total_symbols} symbols, {len(expansions[0].themes)} themes): "
+              f"{_dist(exp_ms)}")
+        for name, samples in fn.items():
+            print(f"{name:<34} {_dist(samples)}")
+        print(f"{'notification delivery':<34} {_dist(delivery)}")
+        print(f"{'raw redis-py pub-sub':<34} {_dist(raw_lat)}")
+        ui_p95 = Distribution.of(fn["get_etf_universe(theme, true)"]).p95
+        d99, r99 = Distribution.of(delivery).p99, Distribution.of(raw_lat).p99
+        print("aims: expansion <= 100 ms: {}; UI query p95 <= 5 ms: {}; delivery p99 <= 2x raw: {} "
+              "({:.2f}x)".format("met" if statistics.median(exp_ms) <= 100 else "MISSED",
+                                 "met" if ui_p95 <= 5 else "MISSED", "met" if d99 <= 2 * r99 else "MISSED",
+                                 d99 / r99 if r99 else float("inf")))
+        producer.close()
+    finally:
+        system.close()
+    return 0
+
+
+def _count(sub: AppSubscriber, channel: str) -> int:
+    return sum(1 for r in sub.snapshot() if r.channel == channel)
+
+
+def _now_iso() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""``python -m tickstock_producer``: the ETF universe manager's command line.
+
+Commands: ``expand`` (build the ETF universes and publish the notifications), ``load-history``
+(the historical loader for the universes' members), ``validate`` (every member exists in
+``symbols`` and is active), ``summary`` (one line per universe). ``--json`` prints one JSON
+document for programs. Connection settings come from ``TICKSTOCK_PL_*`` environment variables
+(DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD, REDIS_HOST, REDIS_PORT, REDIS_DB).
+
+Exit codes: 0 success; 1 the command ran but found a problem (a failed theme, an invalid member);
+2 bad arguments or configuration (one line on stderr); 3 the database or Redis was unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import psycopg2
+import redis
+
+from .etf_universe import load_source
+from .facade import Producer, ProducerConfig, create_producer
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse prints usage + two lines by default)
+        raise UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m tickstock_producer",
+                description="TickStockPL ETF universe manager (reference producer)")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    e = sub.add_parser("expand", help="build the ETF universes, write them and publish notifications")
+    e.add_argument("--themes", help="comma-separated theme names (default: all themes of the source)")
+    e.add_argument("--source", help="an alternative ETF source file (same format as data/etf_universe.json)")
+    h = sub.add_parser("load-history", help="register universe members in symbols and load daily OHLCV")
+    h.add_argument("--days", type=int, default=30, help="weekdays of bars per symbol (default 30)")
+    sub.add_parser("validate", help="check every universe member exists in symbols and is active")
+    sub.add_parser("summary", help="one line per ETF universe")
+    return p
+
+
+def _print(args, document: dict, text: str) -> None:
+    print(json.dumps(document, default=str) if args.json else text)
+
+
+def _expand(args, producer: Producer) -> int:
+    if args.source:
+        path = Path(args.source)
+        if not path.is_file():
+            raise UsageError(f"--source {args.source}: no such file")
+        try:
+            producer.etf_manager.source = load_source(path)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"--source {args.source}: not an ETF source file ({exc})") from None
+    themes = [t.strip() for t in args.themes.split(",") if t.strip()] if args.themes else None
+    try:
+        report = producer.etf_manager.expand(themes)
+    except KeyError as exc:
+        raise UsageError(str(exc).strip("'\"")) from None
+    lines = [f"{t.theme:<14} {t.status:<9} {t.symbol_count:>4} symbols"
+             + (f" ({t.excluded_count} excluded by the liquidity filter)" if t.excluded_count else "")
+             + (f" {t.action}" if t.action else "") + (f" ERROR {t.error}" if t.error else "")
+             for t in report.themes]
+    lines.append(f"{len(report.succeeded)}/{len(report.themes)} themes, {report.total_symbols} symbols, "
+                 f"{report.elapsed_s * 1000:.1f} ms")
+    _print(args, report.as_dict(), "\n".join(lines))
+    return 1 if report.failed else 0
+
+
+def _load_history(args, producer: Producer) -> int:
+    if args.days < 1:
+        raise UsageError("--days must be at least 1")
+    report = producer.loader.load_etf_universes(args.days)
+    _print(args, asdict(report), f"{report.symbols} symbols of {report.universes} universes, "
+           f"{report.bars} daily bars, {report.elapsed_s:.2f} s")
+    return 0
+
+
+def _query(producer: Producer, sql: str) -> list[tuple]:
+    conn = producer.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def _validate(args, producer: Producer) -> int:
+    rows = _query(producer, "SELECT universe_key, symbol, exists_in_symbols, symbol_type, active_status "
+                            "FROM validate_etf_universe_symbols()")
+    bad = [r for r in rows if not (r[2] and r[3] == "ETF" and r[4])]
+    doc = {"members": len(rows), "invalid": [dict(zip(("universe_key", "symbol", "exists", "type",
+                                                      "active"), r, strict=True)) for r in bad]}
+    text = "\n".join([f"INVALID {r[0]} {r[1]} exists={r[2]} type={r[3]} active={r[4]}" for r in bad]
+                     + [f"{len(rows)} members checked, {len(bad)} invalid"])
+    _print(args, doc, text)
+    return 1 if bad else 0
+
+
+def _summary(args, producer: Producer) -> int:
+    rows = _query(producer, "SELECT theme, symbol_count, last_updated, focus, symbols_sample "
+                            "FROM get_etf_universes_summary()")
+    doc = {"universes": [{"theme": r[0], "symbol_count": r[1], "last_updated": r[2], "focus": r[3],
+                          "symbols_sample": r[4]} for r in rows]}
+    text = "\n".join(f"{r[0]:<14} {r[1]:>4}  {', '.join(r[4])}  {r[3] or ''}" for r in rows) or "no universes"
+    _print(args, doc, text)
+    return 0
+
+
+COMMANDS = {"expand": _expand, "load-history": _load_history, "validate": _validate, "summary": _summary}
+
+
+def main(argv: list[str] | None = None,
+         factory: Callable[[ProducerConfig], Producer] = create_producer) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        config = ProducerConfig.from_env()
+    except UsageError as exc:
+        print(f"error: {exc} (see --help)", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"error: bad TICKSTOCK_PL_* setting: {exc}", file=sys.stderr)
+        return 2
+    producer = None
+    try:
+        producer = factory(config)
+        return COMMANDS[args.command](args, producer)
+    except UsageError as exc:
+        print(f"error: {exc} (see --help)", file=sys.stderr)
+        return 2
+    except (psycopg2.OperationalError, redis.ConnectionError, redis.TimeoutError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        print(f"error: cannot reach the database or Redis: {first}", file=sys.stderr)
+        return 3
+    finally:
+        if producer is not None:
+            producer.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

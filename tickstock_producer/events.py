@@ -1,0 +1,144 @@
+"""EventPublisher: every TickStockPL event goes to pub-sub AND to a bounded Redis Stream.
+
+Delivery contract (read by the acceptance suite's consumer, ``tickstock_acceptance.consumer``):
+
+* ``PUBLISH <channel> <json>`` for live subscribers (at-most-once, server-wide).
+* ``XADD stream:<channel> MAXLEN ~ STREAM_MAXLEN * data <json>`` in the flows database
+  (Redis DB 14 by default) so an offline TickStockApp can catch up with a consumer group
+  (XREADGROUP/XACK). ``STREAM_MAXLEN`` is 10 000: approximate trimming (``~``) keeps *at least*
+  the newest 10 000 entries per channel, so memory stays bounded under any publish rate.
+* Both commands go in one MULTI/EXEC, so a message is on the stream iff it was published.
+
+Every message is one JSON object: ``timestamp`` (ISO-8601 with UTC offset, taken immediately
+before the publish, so ``receive time - timestamp`` is the delivery latency), ``service``,
+``event_type``, a unique ``message_id``, ``producer_id`` and a per-producer monotonic
+``sequence`` (1, 2, 3, ... for one EventPublisher), plus the event's ``data``. Each message is
+validated against its JSON Schema (``schemas/<event_type>.json``) before it leaves.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+import redis
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+SCHEMA_BASE = "https://schemas.tickstock.local/events/"
+STREAM_PREFIX = "stream:"
+STREAM_MAXLEN = 10_000
+REDIS_DB_FLOWS = 14
+
+CHANNEL_UNIVERSE_UPDATED = "tickstock.universe.updated"
+
+# Which channel each event type travels on.
+EVENT_CHANNELS = {
+    "universe_expansion_complete": CHANNEL_UNIVERSE_UPDATED,
+    "theme_updated": CHANNEL_UNIVERSE_UPDATED,
+}
+
+
+class InvalidEvent(ValueError):
+    """An event does not match its JSON Schema (a producer bug: it is never published)."""
+
+
+def stream_key(channel: str) -> str:
+    return STREAM_PREFIX + channel
+
+
+@cache
+def _registry() -> Registry:
+    resources = []
+    for path in sorted(SCHEMA_DIR.glob("*.json")):
+        resources.append((SCHEMA_BASE + path.name, Resource.from_contents(json.loads(path.read_text()))))
+    return Registry().with_resources(resources)
+
+
+@cache
+def validator(event_type: str) -> Draft202012Validator:
+    """The validator for one event type (raises KeyError for an unknown type)."""
+    uri = SCHEMA_BASE + f"{event_type}.json"
+    try:
+        schema = _registry()[uri].contents
+    except Exception:  # referencing raises its own NoSuchResource
+        raise KeyError(f"no JSON Schema for event type {event_type!r} in {SCHEMA_DIR}") from None
+    return Draft202012Validator(schema, registry=_registry())
+
+
+def schema_errors(message: dict) -> list[str]:
+    """Why ``message`` does not match the schema of its ``event_type`` (empty list: it matches)."""
+    event_type = message.get("event_type") if isinstance(message, dict) else None
+    if not isinstance(event_type, str):
+        return ["message has no string event_type"]
+    try:
+        v = validator(event_type)
+    except KeyError as exc:
+        return [str(exc)]
+    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+            for e in v.iter_errors(message)]
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class Published:
+    message_id: str
+    sequence: int
+    channel: str
+    stream_id: str
+    receivers: int
+
+
+class EventPublisher:
+    """Publishes schema-valid events for one producer instance (thread-safe)."""
+
+    def __init__(self, client: redis.Redis, service: str, producer_id: str | None = None) -> None:
+        self.client = client
+        self.service = service
+        self.producer_id = producer_id or (
+            f"{service}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
+        self._sequence = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def build(self, event_type: str, data: dict) -> dict:
+        return {
+            "event_type": event_type,
+            "service": self.service,
+            "producer_id": self.producer_id,
+            "message_id": uuid.uuid4().hex,
+            "sequence": 0,
+            "timestamp": "",
+            "data": data,
+        }
+
+    def publish(self, event_type: str, data: dict) -> Published:
+        """Validate, then PUBLISH + XADD in one transaction; raises InvalidEvent or redis errors."""
+        channel = EVENT_CHANNELS.get(event_type)
+        if channel is None:
+            raise InvalidEvent(f"unknown event type {event_type!r}")
+        with self._lock:  # sequence order == publish order
+            message = self.build(event_type, data)
+            message["sequence"] = next(self._sequence)
+            message["timestamp"] = now_iso()
+            errors = schema_errors(message)
+            if errors:
+                raise InvalidEvent(f"{event_type} does not match its schema: {'; '.join(errors)}")
+            message["timestamp"] = now_iso()  # the publish time, after the validation cost
+            payload = json.dumps(message, separators=(",", ":"))
+            pipe = self.client.pipeline(transaction=True)
+            pipe.publish(channel, payload)
+            pipe.xadd(stream_key(channel), {"data": payload}, maxlen=STREAM_MAXLEN, approximate=True)
+            receivers, stream_id = pipe.execute()
+        return Published(message["message_id"], message["sequence"], channel, str(stream_id), int(receivers))
