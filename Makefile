@@ -24,7 +24,7 @@ $(NODE_STAMP): package.json package-lock.json
 
 ## make acceptance [TAGS='@checklist:ENV-1'] [ARGS='-D key=value']: run the suite, render the report
 acceptance: setup
-	$(PY) -m tickstock_acceptance run $(if $(TAGS),--tags '$(TAGS)') $(ARGS)
+	@$(PY) -m tickstock_acceptance run $(if $(TAGS),--tags '$(TAGS)') $(ARGS)
 
 ## make test: lint, unit tests of the support code, and a full acceptance run on embedded services
 test: setup
@@ -39,7 +39,7 @@ lint: setup
 
 ## make migrate: apply sql/ to the external *_test database named by TEST_DB_* (guarded)
 migrate: setup
-	$(PY) -m tickstock_acceptance migrate $(ARGS)
+	@$(PY) -m tickstock_acceptance migrate $(ARGS)
 
 summary: setup
 	$(PY) -m tickstock_acceptance summary

@@ -6,6 +6,7 @@ from tickstock_acceptance.errors import SuiteError
 from tickstock_acceptance.fixtures import acceptance_system, report_and_abort
 
 ENVIRONMENT_TAG = "environment"
+EMBEDDED_ONLY_TAG = "embedded_only"  # needs servers or databases the run owns
 
 
 def before_all(context):
@@ -15,8 +16,14 @@ def before_all(context):
         report_and_abort(context, error)
 
 
+def before_scenario(context, scenario):
+    system = getattr(context, "system", None)
+    if system is not None and system.settings.external and EMBEDDED_ONLY_TAG in scenario.effective_tags:
+        scenario.skip("needs servers or databases the run owns: not run in external mode")
+
+
 def after_feature(context, feature):
-    if ENVIRONMENT_TAG in feature.tags and feature.status.name == "failed":
+    if ENVIRONMENT_TAG in feature.tags and feature.status.has_failed():
         report_and_abort(context, SuiteError(
             "the test environment is not valid (see the failed environment validation scenario)",
             "fix the environment before judging any checklist item"))

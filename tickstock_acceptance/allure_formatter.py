@@ -8,6 +8,8 @@ so labels are added where the listener builds the test result. Each checklist ta
 
 from __future__ import annotations
 
+import os
+
 import allure_commons
 from allure_behave.formatter import AllureFormatter
 from allure_behave.listener import AllureListener
@@ -17,6 +19,7 @@ from allure_commons.types import LabelType
 from allure_commons.utils import get_testplan
 
 from .checklist import by_id, ids_from_tags
+from .paths import REPORTS_DIR_ENV, RESULTS_DIR
 
 REPLACED = {LabelType.PARENT_SUITE, LabelType.SUITE, LabelType.SUB_SUITE, LabelType.EPIC,
             LabelType.FEATURE}
@@ -61,7 +64,8 @@ class ChecklistAllureFormatter(AllureFormatter):
         # Same as AllureFormatter.__init__, with our listener in place of the stock one.
         super(AllureFormatter, self).__init__(stream_opener, config)
         self.listener = ChecklistAllureListener(config)
-        self.file_logger = AllureFileLogger(self.stream_opener.name)
+        results_dir = str(RESULTS_DIR) if os.environ.get(REPORTS_DIR_ENV) else self.stream_opener.name
+        self.file_logger = AllureFileLogger(results_dir)
         allure_commons.plugin_manager.register(self.listener)
         allure_commons.plugin_manager.register(self.file_logger)
         self.testplan = get_testplan()

@@ -158,6 +158,19 @@ def summary_text(results_dir: Path, report: Path | None, signoff=None,
     return "\n".join(lines)
 
 
+ENVIRONMENT_FEATURE = "features/00_environment_validation.feature"
+
+
+def with_environment_gate(tags: list[str], features: list[str]) -> tuple[list[str], list[str]]:
+    """A subset run still validates the environment first: the gate is always selected."""
+    if tags:
+        tags = ["@environment or (" + " and ".join(f"({t})" for t in tags) + ")"]
+    if features and not any(Path(f).resolve() == (ROOT / ENVIRONMENT_FEATURE).resolve()
+                            for f in features):
+        features = [ENVIRONMENT_FEATURE, *features]
+    return tags, features
+
+
 def run(args) -> int:
     with reports_lock():
         return _run_locked(args)
@@ -172,6 +185,7 @@ def _run_locked(args) -> int:
     preflight(settings)
     started = time.monotonic()
     results_dir = RESULTS_DIR
+    args.tags, args.features = with_environment_gate(args.tags, args.features)
     SELECTION_FILE.write_text(json.dumps({"tags": args.tags, "features": args.features}))
     shutil.rmtree(results_dir, ignore_errors=True)
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -179,14 +193,10 @@ def _run_locked(args) -> int:
     cmd = [sys.executable, "-m", "behave"]
     for tag in args.tags:
         cmd += ["--tags", tag]
-    child_env = dict(os.environ)
     for key, value in userdata.items():
-        if key == "db_password":  # keep the secret off the process list
-            child_env["TEST_DB_PASSWORD"] = value
-        else:
-            cmd += ["-D", f"{key}={value}"]
+        cmd += ["-D", f"{key}={value}"]
     cmd += args.features
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=child_env)
+    proc = subprocess.Popen(cmd, cwd=ROOT)
     try:
         rc = proc.wait()
     except KeyboardInterrupt:
@@ -264,7 +274,7 @@ def migrate(args) -> int:
         raise SuiteError("migrate applies sql/ to an external database",
                          "set TEST_DB_HOST/TEST_DB_NAME (embedded runs migrate by themselves)")
     guard.require_test_database(s.db_name, False, s.UNSAFE_allow_non_test_target)
-    endpoint = DbEndpoint(s.db_host, s.db_port, s.db_name, s.db_user, s.db_password)
+    endpoint = DbEndpoint(s.db_host, s.db_port, s.db_name, *s.credentials("admin"))
     with session(endpoint, autocommit=False) as conn:
         applied = apply_migrations(conn)
     print(f"applied migrations {applied or 'none (already up to date)'} to {endpoint.where()}")

@@ -37,7 +37,7 @@ def explain_connect_error(endpoint: DbEndpoint, exc: Exception) -> SuiteError:
     where = endpoint.where()
     if "password authentication failed" in text or "no password supplied" in text:
         return SuiteError(f"PostgreSQL rejected the password for {where}",
-                          "check TEST_DB_PASSWORD (or -D db_password=...)")
+                          "check TEST_DB_PASSWORD (or TEST_DB_PRODUCER_PASSWORD / TEST_DB_ADMIN_PASSWORD)")
     if "does not exist" in text and "database" in text:
         return SuiteError(f"PostgreSQL database {endpoint.dbname!r} does not exist at "
                           f"{endpoint.host}:{endpoint.port}",

@@ -15,6 +15,7 @@ from .contract import REQUIRED_DATABASE_FUNCTIONS, REQUIRED_INDEXES, REQUIRED_SC
 from .errors import SuiteError
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+MIGRATION_LOCK_KEY = 7_314_2025  # pg_advisory_lock key: "tickstock migrations"
 MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 
 SCHEMA_VERSION_DDL = """
@@ -62,6 +63,8 @@ def apply_migrations(conn, upto: int | None = None, sql_dir: Path = SQL_DIR) -> 
     conn.autocommit = False
     try:
         with conn.cursor() as cur:
+            # One migrator at a time per database (the lock ends with the session).
+            cur.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
             cur.execute(SCHEMA_VERSION_DDL)
         conn.commit()
         done = applied_versions(conn)
@@ -80,6 +83,9 @@ def apply_migrations(conn, upto: int | None = None, sql_dir: Path = SQL_DIR) -> 
         conn.rollback()
         raise
     finally:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+        conn.commit()
         conn.autocommit = old_autocommit
     return applied
 

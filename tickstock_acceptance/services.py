@@ -200,8 +200,9 @@ class EmbeddedPostgres:
             self._executor = None
 
     def restart(self) -> float:
-        """Start again; seconds from the request to the first successful query."""
+        """(Stop if running, then) start again; seconds from the request to the first successful query."""
         t0 = time.monotonic()
+        self.stop()
         self.start()
         return time.monotonic() - t0
 
@@ -277,7 +278,9 @@ class EmbeddedRedis:
             self._executor = None
 
     def restart(self) -> float:
+        """(Stop if running, then) start again; seconds from the request to the first PING."""
         t0 = time.monotonic()
+        self.stop()
         self.start()
         return time.monotonic() - t0
 

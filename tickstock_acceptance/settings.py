@@ -1,9 +1,16 @@
 """One settings object for the whole run.
 
 Sources, later ones winning: defaults → the spec's environment variables → ``behave -D key=value``.
-Setting any ``TEST_DB_*`` or ``TEST_REDIS_*`` variable (or ``-D mode=external``) switches the run
-from *embedded* (throwaway servers owned by the run) to *external* (connect to what is configured).
-The password is kept out of ``repr`` and every message so it never reaches a log or report.
+Setting any ``TEST_DB_*`` or ``TEST_REDIS_*`` variable (or ``-D mode=external``, or a ``-D`` key
+naming a host, port or user) switches the run from *embedded* (throwaway servers owned by the run)
+to *external* (connect to what is configured); ``-D db_name`` alone only renames the embedded
+database. Passwords come only from the environment (a ``-D`` value would show in the process
+list) and are kept out of ``repr`` and every message, so they never reach a log or report.
+
+External mode has three database identities, as a real deployment does: the consumer
+(TickStockApp, ``TEST_DB_USER``), the producer (TickStockPL, ``TEST_DB_PRODUCER_USER``) and the
+administrator used for validation and cleanup (``TEST_DB_ADMIN_USER``); the last two default to
+the consumer's credentials.
 """
 
 from __future__ import annotations
@@ -22,7 +29,15 @@ ENV_VARS = {
     "TEST_DB_PORT": "db_port",
     "TEST_REDIS_HOST": "redis_host",
     "TEST_REDIS_PORT": "redis_port",
+    "TEST_DB_PRODUCER_USER": "producer_db_user",
+    "TEST_DB_PRODUCER_PASSWORD": "producer_db_password",
+    "TEST_DB_ADMIN_USER": "admin_db_user",
+    "TEST_DB_ADMIN_PASSWORD": "admin_db_password",
 }
+SECRET_KEYS = {"db_password": "TEST_DB_PASSWORD", "producer_db_password": "TEST_DB_PRODUCER_PASSWORD",
+               "admin_db_password": "TEST_DB_ADMIN_PASSWORD"}
+EXTERNAL_KEYS = ("db_host", "db_port", "db_user", "redis_host", "redis_port", "producer_db_user",
+                 "admin_db_user")
 UNSAFE_OVERRIDE_ENV = "TICKSTOCK_UNSAFE_ALLOW_NON_TEST_TARGET"
 UNSAFE_OVERRIDE_KEY = "UNSAFE_allow_non_test_target"
 MODES = ("embedded", "external")
@@ -39,6 +54,10 @@ class Settings:
     db_name: str = "tickstock_test"
     db_user: str = "app_readwrite"
     db_password: str | None = field(default=None, repr=False)
+    producer_db_user: str = ""  # empty: same as db_user
+    producer_db_password: str | None = field(default=None, repr=False)
+    admin_db_user: str = ""  # empty: same as db_user
+    admin_db_password: str | None = field(default=None, repr=False)
     redis_host: str = "localhost"
     redis_port: int = 6379
     pg_bin_dir: str = ""
@@ -46,6 +65,14 @@ class Settings:
     # The project's own tests point it at deliberately broken variants to show scenarios fail.
     producer: str = "tickstock_producer"
     UNSAFE_allow_non_test_target: bool = False
+
+    def credentials(self, role: str) -> tuple[str, str | None]:
+        """(user, password) for ``consumer``, ``producer`` or ``admin`` in external mode."""
+        if role == "producer" and self.producer_db_user:
+            return self.producer_db_user, self.producer_db_password
+        if role == "admin" and self.admin_db_user:
+            return self.admin_db_user, self.admin_db_password
+        return self.db_user, self.db_password
 
     @property
     def external(self) -> bool:
@@ -94,11 +121,14 @@ def load_settings(environ: Mapping[str, str] | None = None,
     if environ.get(UNSAFE_OVERRIDE_ENV):
         values[UNSAFE_OVERRIDE_KEY] = _coerce(UNSAFE_OVERRIDE_KEY, environ[UNSAFE_OVERRIDE_ENV])
     for key, raw in userdata.items():
+        if key in SECRET_KEYS:
+            raise SuiteError(f"passwords are not accepted as -D {key} (the process list would show it)",
+                             f"set {SECRET_KEYS[key]} in the environment instead")
         if key not in KNOWN_KEYS:
             raise SuiteError(f"unknown setting -D {key}",
-                             f"use one of: {', '.join(KNOWN_KEYS)}")
+                             f"use one of: {', '.join(k for k in KNOWN_KEYS if k not in SECRET_KEYS)}")
         values[key] = _coerce(key, raw)
-        if key.startswith(("db_", "redis_")):
+        if key in EXTERNAL_KEYS:
             external = True
     values.setdefault("mode", "external" if external else "embedded")
     if values["mode"] not in MODES:

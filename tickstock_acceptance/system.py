@@ -112,9 +112,9 @@ class AcceptanceSystem:
         s = self.settings
         self.postgres = ExternalServer("PostgreSQL")
         self.redis = ExternalServer("Redis")
-        endpoint = DbEndpoint(s.db_host, s.db_port, s.db_name, s.db_user, s.db_password)
         for key in ("admin", "consumer", "producer"):
-            self._endpoints[key] = endpoint
+            self._endpoints[key] = DbEndpoint(s.db_host, s.db_port, s.db_name, *s.credentials(key))
+        endpoint = self._endpoints["admin"]
         with session(endpoint) as conn:
             with conn.cursor() as cur:
                 cur.execute("SHOW server_version")
@@ -212,9 +212,12 @@ def preflight(settings: Settings) -> None:
         find_redis_server()
         _server_user()
         return
-    endpoint = DbEndpoint(settings.db_host, settings.db_port, settings.db_name, settings.db_user,
-                          settings.db_password)
-    with session(endpoint) as conn:
-        guard.require_test_database(settings.db_name, False, settings.UNSAFE_allow_non_test_target)
-        require_schema(conn, endpoint.where())
+    for role in ("consumer", "producer", "admin"):
+        endpoint = DbEndpoint(settings.db_host, settings.db_port, settings.db_name,
+                              *settings.credentials(role))
+        with session(endpoint) as conn:
+            guard.require_test_database(settings.db_name, False,
+                                        settings.UNSAFE_allow_non_test_target)
+            if role == "admin":
+                require_schema(conn, endpoint.where())
     checked_client(RedisEndpoint(settings.redis_host, settings.redis_port), REDIS_TEST_DBS[0])

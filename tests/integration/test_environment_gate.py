@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import run_cli
 from tests.integration.test_bad_input import create_database, external_env
 from tickstock_acceptance.db import session
 from tickstock_acceptance.services import EmbeddedRedis, RunDir
@@ -42,7 +42,7 @@ def test_missing_index_fails_env1_and_stops_the_run(embedded_postgres, embedded_
     errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR:")]
     assert len(errors) == 1 and "environment is not valid" in errors[0], result.stderr
     statuses = {}
-    for path in (ROOT / "reports" / "allure-results").glob("*-result.json"):
+    for path in (result.reports_dir / "allure-results").glob("*-result.json"):
         data = json.loads(path.read_text())
         ids = [lb["value"] for lb in data["labels"] if lb["name"] == "checklist"]
         for item_id in ids:

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
-import shutil
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
-
-REPORTS = ROOT / "reports"
-SESSION_STARTED = time.time()
+from tests.conftest import ROOT
 
 
 def write_result(results_dir: Path, name: str, status: str, ids: list[str], message: str = "",
@@ -38,32 +32,10 @@ def results_dir(tmp_path) -> Path:
     return tmp_path / "allure-results"
 
 
-def _fresh_run_on_disk() -> bool:
-    """A complete run (sign-off + Allure report) written during this pytest session, by any test."""
-    files = [REPORTS / "signoff.json", REPORTS / "signoff.html", REPORTS / "allure-report" / "index.html"]
-    if not all(f.exists() for f in files):
-        return False
-    signoff = json.loads(files[0].read_text())
-    return files[0].stat().st_mtime >= SESSION_STARTED and not signoff["run"].get("tags")
-
-
 @pytest.fixture(scope="session")
-def finished_run(tmp_path_factory) -> Path:
-    """A snapshot of a full run's reports/ (sign-off files + Allure report + results).
-
-    Reuses the run another test of this session already made (e.g. the integration test of
-    ``make acceptance``), otherwise runs ``python -m tickstock_acceptance run`` once. The files are
-    copied under the CLI's reports lock, so a concurrent run cannot change them while we look.
-    """
+def finished_run(full_run) -> Path:
+    """The reports/ directory of this session's full run (sign-off files + Allure report + results)."""
     if not (ROOT / "node_modules" / ".bin" / "allure").exists():
-        pytest.skip("Allure 3 is not installed (npm ci)")
-    if not _fresh_run_on_disk():
-        result = run_cli("run")
-        assert "Sign-off:" in result.stdout, result.stdout[-3000:] + result.stderr[-2000:]
-    snapshot = tmp_path_factory.mktemp("run") / "reports"
-    REPORTS.mkdir(exist_ok=True)
-    with open(REPORTS / ".run.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        skip = shutil.ignore_patterns("history", "screenshots", ".run.lock")
-        shutil.copytree(REPORTS, snapshot, ignore=skip)
-    return snapshot
+        pytest.fail("Allure 3 is not installed: run `npm ci` (make setup does)", pytrace=False)
+    assert "Sign-off:" in full_run.stdout, full_run.stdout[-3000:] + full_run.stderr[-2000:]
+    return full_run.reports_dir

@@ -19,11 +19,12 @@ import socket
 import subprocess
 import tempfile
 import threading
-import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+
+from tickstock_acceptance.waiting import wait_until
 
 psycopg2 = pytest.importorskip("psycopg2")
 pg_errors = pytest.importorskip("psycopg2.errors")
@@ -449,14 +450,9 @@ def test_update_rejects_invalid_input(db, theme, symbols, metadata, fragment):
 def _wait_until_blocked(server, dbname, pid, deadline_s=10.0):
     watcher = _connect(server, dbname, autocommit=True)
     try:
-        end = time.monotonic() + deadline_s
-        while time.monotonic() < end:
-            state = _one(watcher, "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
-                         (pid,))
-            if state == "Lock":
-                return
-            time.sleep(0.02)
-        raise AssertionError(f"backend {pid} never blocked on a lock within {deadline_s}s")
+        wait_until(lambda: _one(watcher, "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
+                                (pid,)) == "Lock",
+                   deadline_s, f"backend {pid} blocked on a lock")
     finally:
         watcher.close()
 

@@ -41,3 +41,29 @@ def test_password_never_shown():
 def test_unsafe_override_is_off_unless_named():
     assert not load_settings({}, {}).UNSAFE_allow_non_test_target
     assert load_settings({"TICKSTOCK_UNSAFE_ALLOW_NON_TEST_TARGET": "yes"}, {}).UNSAFE_allow_non_test_target
+
+
+@pytest.mark.parametrize("key", ["db_password", "producer_db_password", "admin_db_password"])
+def test_passwords_are_refused_on_the_command_line(key):
+    with pytest.raises(SuiteError) as err:
+        load_settings({}, {key: "hunter2"})
+    assert "hunter2" not in err.value.one_line() and "environment" in err.value.one_line()
+
+
+def test_db_name_alone_renames_the_embedded_database():
+    s = load_settings({}, {"db_name": "other_test"})
+    assert s.mode == "embedded" and s.db_name == "other_test"
+
+
+def test_host_keys_switch_to_external_mode():
+    assert load_settings({}, {"db_host": "10.0.0.5"}).external
+
+
+def test_producer_and_admin_credentials_default_to_the_consumer():
+    s = load_settings({"TEST_DB_USER": "app_readwrite", "TEST_DB_PASSWORD": "c"}, {})
+    assert s.credentials("producer") == ("app_readwrite", "c") == s.credentials("admin")
+    s = load_settings({"TEST_DB_USER": "app_readwrite", "TEST_DB_PRODUCER_USER": "tickstock_producer",
+                       "TEST_DB_PRODUCER_PASSWORD": "p", "TEST_DB_ADMIN_USER": "postgres"}, {})
+    assert s.credentials("producer") == ("tickstock_producer", "p")
+    assert s.credentials("admin") == ("postgres", None)
+    assert "p'" not in repr(s)
