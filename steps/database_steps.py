@@ -1,11 +1,12 @@
 """Steps for database integration (DB-1, DB-2): each sentence is one call into the support code."""
 
 from behave import given, then, when
-from hamcrest import assert_that, empty, equal_to, greater_than_or_equal_to, is_in
+from hamcrest import assert_that, empty, equal_to, greater_than_or_equal_to, has_length, is_in, is_not
 
 from tickstock_acceptance import evidence, step_types  # noqa: F401  (registers parameter types)
+from tickstock_acceptance import targets as T
 from tickstock_acceptance.legacy_compat import LEGACY_QUERIES, LegacyCompatibility
-from tickstock_acceptance.load import StockUniverseWriter, stock_universes
+from tickstock_acceptance.load import STOCK_SYMBOL_COUNT, StockUniverseMaintenance, stock_universes
 from tickstock_acceptance.universe_flow import flow_of
 
 PHASE3_COLUMNS = ["universe_category", "liquidity_filter", "universe_metadata", "last_universe_update"]
@@ -58,28 +59,47 @@ def step_legacy_insert(context):
 
 
 # -- DB-2 -----------------------------------------------------------------------------------------
-@given("TickStockPL rewrites the stock universes continuously")
-def step_stock_writer(context):
+@given("TickStockPL maintains the stock universes continuously")
+def step_stock_maintenance(context):
     context.etf_before = flow_of(context).checks.members()
-    writer = context.stock_writer = StockUniverseWriter(context.system).start()
-    context.add_cleanup(writer.stop)
+    maintenance = context.stock_maintenance = StockUniverseMaintenance(context.system)
+    context.add_cleanup(maintenance.stop)
+    maintenance.start()
 
 
-@then("the stock universe rewrites overlapped the queries and none of them failed")
-def step_writer_overlap(context):
-    writer = context.stock_writer.stop()
-    window = context.load_window
-    overlapping = len(writer.between(*window))
-    evidence.record("stock universe rewrites during the queries", overlapping, "rounds")
-    evidence.record_distribution("stock universe rewrite time", writer.latencies_ms or [0.0], "ms")
-    assert_that(writer.errors, empty())
-    assert_that(overlapping, greater_than_or_equal_to(3), "rewrites overlapping the query window")
+@then("the stock universe maintenance overlapped the queries and none of its rewrites failed")
+def step_maintenance_overlap(context):
+    run = context.stock_maintenance.stop()
+    assert_that(run.returncode, equal_to(0), run.describe())
+    windows = context.stock_maintenance.round_windows
+    assert_that(windows, is_not(empty()), "rewrite rounds reported by the producer")
+    start, end = context.load_window
+    overlapping = [w for w in windows if w[0] <= end and w[1] >= start]
+    evidence.record("stock universe rewrites during the queries", len(overlapping), "rounds",
+                    note=f"{len(windows)} rounds in all")
+    evidence.record_distribution("stock universe rewrite time", [(b - a) * 1000.0 for a, b in windows], "ms")
+    assert_that(run.report.get("errors"), empty())
+    assert_that(len(overlapping), greater_than_or_equal_to(T.DB2_MIN_OVERLAPPING_REWRITES),
+                "rewrites overlapping the query window")
 
 
-@then("the stock universes hold what the last rewrite computed")
+@then("no ETF universe query was blocked beyond the {target:NamedTarget} target")
+def step_no_blocking(context, target):
+    samples = context.load_result.latencies_ms
+    assert_that(samples, is_not(empty()), "no query samples")
+    ev = evidence.record_distribution(f"ETF universe query latency beside stock maintenance "
+                                      f"({context.clients} clients)", samples, "ms", target, judged_by="max")
+    p95 = ev.distribution["p95"]
+    assert_that(ev.passed, equal_to(True),
+                f"max {ev.value:.1f} ms (p95 {p95:.1f} ms) misses {target.describe()}")
+
+
+@then("the stock universes agree with the market caps in the symbols table")
 def step_stock_universes(context):
-    writer = context.stock_writer
-    assert_that(writer.stored_universes(), equal_to(stock_universes(writer.last_caps)))
+    maintenance = context.stock_maintenance
+    caps = maintenance.stored_market_caps()
+    assert_that(caps, has_length(STOCK_SYMBOL_COUNT), "maintained stock symbols")
+    assert_that(maintenance.stored_universes(), equal_to(stock_universes(caps)))
 
 
 @then("the ETF universes are unchanged by the stock universe maintenance")

@@ -42,6 +42,18 @@ def filter_misses(facts: dict | None, liquidity_filter: dict | None) -> list[str
     return misses
 
 
+# Test data for the read-time liquidity filter (ETF-4): members that pass (one exactly at both
+# thresholds), miss on AUM, miss on volume, and one with no stored facts at all.
+FILTER_PROBE = {
+    "liquidity_filter": {"min_aum": 1_000_000_000, "min_avg_volume": 1_000_000},
+    "symbols": ["SPY", "QQQ", "IWM", "DIA", "VTI"],
+    "symbol_facts": {"SPY": {"aum": 5e11, "avg_volume": 7e7},
+                     "QQQ": {"aum": 1_000_000_000, "avg_volume": 1_000_000},
+                     "IWM": {"aum": 5e8, "avg_volume": 3e7},
+                     "DIA": {"aum": 3e10, "avg_volume": 2e5}},
+}
+
+
 class EtfUniverseChecks:
     def __init__(self, system: AcceptanceSystem) -> None:
         self.system = system
@@ -73,6 +85,27 @@ class EtfUniverseChecks:
         cols = ("universe_key", "symbol", "exists_in_symbols", "symbol_type", "active_status")
         t.value = [dict(zip(cols, r, strict=True)) for r in t.value]
         return t
+
+    def universe_names(self) -> set[str]:
+        """Every ETF universe in the database, test ones included."""
+        with self.system.session("consumer") as conn, conn.cursor() as cur:
+            cur.execute("SELECT name FROM cache_entries WHERE type = 'etf_universe'")
+            return {r[0] for r in cur.fetchall()}
+
+    def db_now(self):
+        """The database's clock (a mark to compare last_universe_update against)."""
+        with self.system.session("consumer") as conn, conn.cursor() as cur:
+            cur.execute("SELECT now()")
+            return cur.fetchone()[0]
+
+    def universes_updated_since(self, mark) -> list[str]:
+        """ETF universes whose last_universe_update is at or after ``mark`` (a timestamptz)."""
+        with self.system.session("consumer") as conn, conn.cursor() as cur:
+            cur.execute("""SELECT name FROM cache_entries
+                           WHERE type = 'etf_universe'
+                             AND last_universe_update >= (%s::timestamptz)::timestamp
+                           ORDER BY name""", (mark,))
+            return [r[0] for r in cur.fetchall()]
 
     def members(self) -> dict[str, list[str]]:
         """theme → symbols of every (non-test) ETF universe, read with get_etf_universe."""
@@ -109,6 +142,14 @@ class EtfUniverseChecks:
         with self.system.session("producer") as conn:
             return _timed(conn, "SELECT update_etf_universe(%s, %s, %s)",
                           (theme, Json(symbols), Json(metadata or {})))
+
+    def write_filter_probe(self, theme: str) -> dict:
+        """A ``test_`` universe (written as the producer role) whose stored facts put some members
+        below its liquidity filter and leave one without facts; returns what was written."""
+        data = dict(FILTER_PROBE, symbol_facts=dict(FILTER_PROBE["symbol_facts"]))
+        self.update_as_producer(theme, data["symbols"], {"liquidity_filter": data["liquidity_filter"],
+                                                         "symbol_facts": data["symbol_facts"]})
+        return data
 
     def delete_test_universe(self, theme: str) -> None:
         """Remove a ``test_`` universe left by an earlier scenario (as the producer role)."""

@@ -3,7 +3,8 @@
 Layout under ``reports/history/``:
 
 - ``runs/<run id>.json``  one file per run: the run's facts and its figures (value, unit, target,
-  distribution), keyed ``"<item ID> · <evidence name>"``;
+  distribution), keyed ``"<item ID> · <scenario name> · <evidence name>"`` (the scenario is part
+  of the key because several scenarios of one item may attach evidence of the same name);
 - ``baseline.json``       the accepted baseline, written only by
   ``python -m tickstock_acceptance baseline accept`` (never by a run);
 - ``allure-history.jsonl`` Allure 3's own history (``historyPath`` in ``allurerc.mjs``) for trends.
@@ -37,8 +38,8 @@ SIGMAS = 3.0
 RELATIVE_FLOOR = 0.05  # changes under 5 % of the baseline (or of the target) are never flagged
 
 
-def figure_key(item_id: str, evidence_name: str) -> str:
-    return f"{item_id} · {evidence_name}"
+def figure_key(item_id: str, scenario: str, evidence_name: str) -> str:
+    return f"{item_id} · {scenario} · {evidence_name}"
 
 
 def runs_dir(history_dir: Path = HISTORY_DIR) -> Path:

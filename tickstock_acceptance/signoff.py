@@ -4,10 +4,12 @@ Inputs: the checklist (``checklist.toml``), the scenarios in the feature files a
 selection (``coverage``), the Allure results (``results``), the run facts (``run-facts.json``) and
 the performance history (``history``). Statuses:
 
-- ``passed``       every scenario carrying the item's tag ran and passed, and no figure is past
-                   its regression line;
-- ``failed``       a scenario failed or broke, or a figure is past its regression line
-                   (target ± 25 %, the spec's PERFORMANCE_REGRESSION_THRESHOLDS);
+- ``passed``       every scenario carrying the item's tag ran and passed, no figure is past
+                   its regression line, and every target the checklist names for the item
+                   (``targets`` in checklist.toml) has at least one figure recorded against it;
+- ``failed``       a scenario failed or broke, a figure is past its regression line
+                   (target ± 25 %, the spec's PERFORMANCE_REGRESSION_THRESHOLDS), or the
+                   item's scenarios all passed but recorded no figure against one of its targets;
 - ``not covered``  no scenario carries the tag, or the item is marked ``not_yet_automated``;
 - ``not run``      its scenarios were filtered out (``--tags``), skipped, or produced no result.
 
@@ -27,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import checklist, coverage, history
+from . import targets as T
 from .checklist import Item
 from .paths import REPORTS_DIR, RESULTS_DIR, RUN_FACTS
 from .results import ScenarioResult, load_results
@@ -57,7 +60,7 @@ class Figure:
 
     @property
     def key(self) -> str:
-        return history.figure_key(self.item_id, self.name)
+        return history.figure_key(self.item_id, self.scenario, self.name)
 
     @property
     def past_regression_line(self) -> bool:
@@ -102,6 +105,7 @@ class ItemSignoff:
     status: str
     reason: str = ""
     not_yet_automated: bool = False
+    targets: list[str] = field(default_factory=list)  # the checklist's targets, described
     scenarios: list[dict] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -169,6 +173,10 @@ def judge_item(item: Item, scenarios: Sequence[coverage.TaggedScenario],
         return FAILED, "regression: " + regressions[0].describe()
     passed = [r for r in mine if r.status == "passed"]
     if passed and len(passed) >= len(scenarios):
+        unmeasured = targets_without_figure(item, figures)
+        if unmeasured:
+            return FAILED, "; ".join(f"no figure recorded against target {describe_target(t)}"
+                                     for t in unmeasured)
         return PASSED, ""
     skipped = [r for r in mine if r.status == "skipped"]
     chosen = [s for s in scenarios if s in set(selected)]
@@ -179,6 +187,20 @@ def judge_item(item: Item, scenarios: Sequence[coverage.TaggedScenario],
     missing = len(scenarios) - len(passed)
     why = "filtered out by --tags" if len(chosen) < len(scenarios) else "no result (the run stopped early?)"
     return NOT_RUN, f"{missing} of {len(scenarios)} scenarios did not run: {why}"
+
+
+def describe_target(name: str) -> str:
+    """A checklist target name in words with its line, e.g. ``ui_query_time ≤ 50 ms``."""
+    try:
+        return T.target(name).describe()
+    except KeyError:
+        return f"{name} (unknown to targets.py)"
+
+
+def targets_without_figure(item: Item, figures: Sequence[Figure]) -> list[str]:
+    """The item's checklist targets that no figure of its scenarios was judged against."""
+    measured = {f.target_name for f in figures if f.target is not None}
+    return [t for t in item.targets if t not in measured]
 
 
 def build_signoff(results: Sequence[ScenarioResult], facts: dict, tags: Sequence[str] = (),
@@ -201,7 +223,8 @@ def build_signoff(results: Sequence[ScenarioResult], facts: dict, tags: Sequence
         tagged = report.scenarios_by_id.get(item.id, [])
         status, reason = judge_item(item, tagged, chosen, results, tag_text)
         mine = [r for r in results if item.id in r.checklist]
-        entry = ItemSignoff(item.id, item.section, item.text, status, reason, item.not_yet_automated)
+        entry = ItemSignoff(item.id, item.section, item.text, status, reason, item.not_yet_automated,
+                            [describe_target(t) for t in item.targets])
         entry.scenarios = [{"name": r.name, "status": r.status, "message": r.message} for r in mine]
         ran = {r.name for r in mine}
         entry.scenarios += [{"name": s.name, "status": "not run" if s not in chosen else "no result",
@@ -317,7 +340,8 @@ def render_markdown(signoff: Signoff) -> str:
                   "|---|---|---|---|---|"]
         for i in (i for i in signoff.items if i.section == section):
             scen = "<br>".join(f"{s['name']} ({s['status']})" for s in i.scenarios) or "—"
-            lines.append(f"| {i.id} | **{i.status}** | {_md(i.text)} | {_md(scen)} | {_md(i.reason) or ''} |")
+            text = i.text + (f" (targets: {', '.join(i.targets)})" if i.targets else "")
+            lines.append(f"| {i.id} | **{i.status}** | {_md(text)} | {_md(scen)} | {_md(i.reason) or ''} |")
     if signoff.figures:
         lines += ["", "## Evidence vs target vs regression line", "",
                   "| Item | Figure | Value | Target | Regression line | Verdict | Baseline |",
@@ -438,9 +462,10 @@ def render_html(signoff: Signoff) -> str:
             reason = f"<div class='reason'>{_e(i.reason)}</div>" if i.status == FAILED else (
                 f"<div class='muted'>{_e(i.reason)}</div>" if i.reason else "")
             warns = "".join(f"<div class='warn'>⚠ {_e(w)}</div>" for w in i.warnings)
+            tgts = (f"<div class='muted'>Targets: {_e(', '.join(i.targets))}</div>" if i.targets else "")
             body.append(f"<tr id='item-{_e(i.id)}' data-status='{_e(i.status)}'>"
                         f"<td class='id'>{_e(i.id)}</td>"
-                        f"<td>{_status_span(i.status)}</td><td>{_e(i.text)}{reason}{warns}</td>"
+                        f"<td>{_status_span(i.status)}</td><td>{_e(i.text)}{tgts}{reason}{warns}</td>"
                         f"<td><ul class='scen'>{scen}</ul></td><td><ul class='scen'>{evid}</ul></td></tr>")
         body.append("</table>")
     if signoff.warnings:

@@ -1,8 +1,10 @@
 """``python -m tickstock_producer``: the ETF universe manager's command line.
 
-Commands: ``expand`` (build the ETF universes and publish the notifications), ``load-history``
-(the historical loader for the universes' members), ``validate`` (every member exists in
-``symbols`` and is active), ``summary`` (one line per universe). ``--json`` prints one JSON
+Commands: ``expand`` (build the ETF universes and publish the notifications; with
+``--repeat-until-stopped`` again and again until SIGTERM/SIGINT), ``load-history`` (the historical
+loader for the universes' members), ``validate`` (every member exists in ``symbols`` and is
+active), ``summary`` (one line per universe), ``maintain-stock-universes`` (rewrite the market-cap
+tier stock universes round after round until SIGTERM/SIGINT). ``--json`` prints one JSON
 document for programs. Connection settings come from ``TICKSTOCK_PL_*`` environment variables
 (DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD, REDIS_HOST, REDIS_PORT, REDIS_DB).
 
@@ -14,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -24,6 +28,10 @@ import redis
 
 from .etf_universe import load_source
 from .facade import Producer, ProducerConfig, create_producer
+from .stock_universe import StockUniverseMaintainer
+
+# Long-running commands stop cleanly (report printed) on SIGTERM/SIGINT, or after this long.
+DEFAULT_MAX_SECONDS = 120.0
 
 
 class UsageError(Exception):
@@ -43,11 +51,32 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("expand", help="build the ETF universes, write them and publish notifications")
     e.add_argument("--themes", help="comma-separated theme names (default: all themes of the source)")
     e.add_argument("--source", help="an alternative ETF source file (same format as data/etf_universe.json)")
+    e.add_argument("--repeat-until-stopped", action="store_true",
+                   help="expand again and again until SIGTERM/SIGINT (or --max-seconds), "
+                        "then report every round")
+    e.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS,
+                   help="with --repeat-until-stopped: stop after this long "
+                        f"(default {DEFAULT_MAX_SECONDS:g})")
     h = sub.add_parser("load-history", help="register universe members in symbols and load daily OHLCV")
     h.add_argument("--days", type=int, default=30, help="weekdays of bars per symbol (default 30)")
     sub.add_parser("validate", help="check every universe member exists in symbols and is active")
     sub.add_parser("summary", help="one line per ETF universe")
+    m = sub.add_parser("maintain-stock-universes",
+                       help="rewrite the market-cap tier stock universes until SIGTERM/SIGINT")
+    m.add_argument("--symbol-prefix", default="STK", help="prefix of the maintained stock symbols")
+    m.add_argument("--symbols", type=int, default=60, help="how many stock symbols (default 60)")
+    m.add_argument("--universe-prefix", default="", help="prefix of the tier universe names")
+    m.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS,
+                   help=f"stop after this long (default {DEFAULT_MAX_SECONDS:g})")
     return p
+
+
+def _stop_on_signal() -> threading.Event:
+    """An event set by SIGTERM or SIGINT (long-running commands finish their round and report)."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
 
 
 def _print(args, document: dict, text: str) -> None:
@@ -64,6 +93,8 @@ def _expand(args, producer: Producer) -> int:
         except (ValueError, KeyError, TypeError) as exc:
             raise UsageError(f"--source {args.source}: not an ETF source file ({exc})") from None
     themes = [t.strip() for t in args.themes.split(",") if t.strip()] if args.themes else None
+    if args.repeat_until_stopped:
+        return _expand_repeatedly(args, producer, themes)
     try:
         report = producer.etf_manager.expand(themes)
     except KeyError as exc:
@@ -76,6 +107,44 @@ def _expand(args, producer: Producer) -> int:
                  f"{report.elapsed_s * 1000:.1f} ms")
     _print(args, report.as_dict(), "\n".join(lines))
     return 1 if report.failed else 0
+
+
+def _expand_repeatedly(args, producer: Producer, themes: list[str] | None) -> int:
+    if args.max_seconds <= 0:
+        raise UsageError("--max-seconds must be positive")
+    stop = _stop_on_signal()
+    rounds = []
+    timer = threading.Timer(args.max_seconds, stop.set)
+    timer.daemon = True
+    timer.start()
+    try:
+        while not stop.is_set():
+            try:
+                report = producer.etf_manager.expand(themes)
+            except KeyError as exc:
+                raise UsageError(str(exc).strip("'\"")) from None
+            d = report.as_dict()
+            rounds.append({k: d[k] for k in ("started_at", "finished_at", "writes_started_at",
+                                            "writes_finished_at", "elapsed_s", "total_symbols",
+                                            "success_count", "failed_count")})
+    finally:
+        timer.cancel()
+    doc = {"producer_id": producer.publisher.producer_id, "rounds": rounds}
+    failed = sum(r["failed_count"] for r in rounds)
+    _print(args, doc, f"{len(rounds)} expansions, {failed} failed themes in all")
+    return 1 if failed else 0
+
+
+def _maintain_stock_universes(args, producer: Producer) -> int:
+    if args.symbols < 1 or args.max_seconds <= 0:
+        raise UsageError("--symbols must be at least 1 and --max-seconds positive")
+    stop = _stop_on_signal()
+    maintainer = StockUniverseMaintainer(producer.connect, args.symbol_prefix, args.symbols,
+                                         args.universe_prefix)
+    report = maintainer.run(stop.is_set, args.max_seconds)
+    _print(args, asdict(report), f"{report.rounds} rounds, {len(report.errors)} failed"
+           + "".join(f"\nERROR {e}" for e in report.errors[:5]))
+    return 1 if report.errors else 0
 
 
 def _load_history(args, producer: Producer) -> int:
@@ -119,7 +188,8 @@ def _summary(args, producer: Producer) -> int:
     return 0
 
 
-COMMANDS = {"expand": _expand, "load-history": _load_history, "validate": _validate, "summary": _summary}
+COMMANDS = {"expand": _expand, "load-history": _load_history, "validate": _validate, "summary": _summary,
+            "maintain-stock-universes": _maintain_stock_universes}
 
 
 def main(argv: list[str] | None = None,

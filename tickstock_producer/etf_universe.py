@@ -95,6 +95,8 @@ class ExpansionReport:
     started_at: float = 0.0  # wall clock (epoch s)
     finished_at: float = 0.0
     elapsed_s: float = 0.0
+    writes_started_at: float = 0.0   # wall clock around the database writes (all themes)
+    writes_finished_at: float = 0.0
     published: list[str] = field(default_factory=list)  # message ids, in publish order
 
     @property
@@ -152,8 +154,10 @@ class EtfUniverseManager:
         t0 = time.perf_counter()
         conn = self.connect()
         try:
+            report.writes_started_at = time.time()
             for name in names:
                 report.themes.append(self._write_theme(conn, self.source[name]))
+            report.writes_finished_at = time.time()
         finally:
             conn.close()
         report.published.append(self.announce("universe_expansion_complete", {

@@ -10,9 +10,11 @@ import pytest
 from tests.conftest import run_cli
 from tickstock_acceptance import consumer
 from tickstock_acceptance.contract import CHANNEL_NAMING_PATTERN, CHANNELS
+from tickstock_acceptance.load import Sample, peak_in_flight, stock_universes
 from tickstock_producer import events
 from tickstock_producer.etf_universe import Etf, Theme, apply_liquidity_filter, load_source
 from tickstock_producer.historical_loader import ANCHOR_DATE, synthetic_bars, trading_days
+from tickstock_producer.stock_universe import market_caps, tier_universes
 
 ORIGINAL_THEMES = {"sectors", "growth", "value", "international", "commodities", "technology", "bonds"}
 
@@ -116,8 +118,27 @@ def test_publisher_publishes_and_persists_ordered_unique_messages(redis_server):
 def test_cli_help_and_bad_arguments():
     ok = run_cli("--help", module="tickstock_producer")
     assert ok.returncode == 0 and "expand" in ok.stdout and "summary" in ok.stdout
-    for args in (["bogus"], ["expand", "--themes", "nope"], ["load-history", "--days", "x"], []):
+    for args in (["bogus"], ["expand", "--themes", "nope"], ["load-history", "--days", "x"], [],
+                 ["maintain-stock-universes", "--symbols", "0"],
+                 ["expand", "--repeat-until-stopped", "--max-seconds", "0"]):
         bad = run_cli(*args, module="tickstock_producer")
         assert bad.returncode == 2, (args, bad)
         assert len(bad.stderr.strip().splitlines()) == 1 and bad.stderr.startswith("error:"), bad.stderr
         assert "Traceback" not in bad.stderr
+
+
+def test_peak_in_flight_counts_overlapping_samples_only():
+    assert peak_in_flight([]) == 0
+    serial = [Sample(100.0 + i, 500.0) for i in range(5)]  # each ends before the next starts
+    assert peak_in_flight(serial) == 1
+    touching = [Sample(100.0, 1000.0), Sample(101.0, 1000.0)]  # one ends as the other starts
+    assert peak_in_flight(touching) == 1
+    staggered = [Sample(100.0 + i * 0.01, 100.0) for i in range(12)]  # 12 starts within 0.11 s
+    assert peak_in_flight(staggered) == 10
+
+
+def test_producer_stock_tiers_agree_with_the_suites_statement_of_them():
+    symbols = [f"TEST_STK{i:03d}" for i in range(60)]
+    for round_no in range(5):
+        caps = market_caps(symbols, round_no)
+        assert tier_universes(caps, "test_") == stock_universes(caps)

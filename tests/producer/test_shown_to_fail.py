@@ -25,12 +25,14 @@ NOTIFICATIONS = {
 }
 LIQUIDITY = {"Only ETFs that pass their theme's liquidity filter make it into a universe"}
 SUMMARY = {"get_etf_universes_summary lists every universe once with its true symbol count"}
+CONTRACT = {"Every message observed during the run follows the channel naming convention and its JSON Schema"}
 
 VARIANTS = {
     "tickstock_producer": set(),
     "tests.broken.drops_theme_updated": NOTIFICATIONS,
     "tests.broken.skips_liquidity_filter": LIQUIDITY,
     "tests.broken.wrong_summary": SUMMARY,
+    "tests.broken.malformed_messages": CONTRACT,
 }
 
 

@@ -7,11 +7,12 @@ import json
 import pytest
 
 from tests.reports.conftest import write_result
+from tickstock_acceptance import history
 from tickstock_acceptance import signoff as so
 from tickstock_acceptance.checklist import Item
 from tickstock_acceptance.coverage import TaggedScenario
 from tickstock_acceptance.results import load_results
-from tickstock_acceptance.targets import MESSAGE_DELIVERY
+from tickstock_acceptance.targets import GENERAL_QUERY, MESSAGE_DELIVERY
 
 ITEMS = [Item("ENV-1", "Environment validation", "database", ("general_query_time",), False),
          Item("ENV-2", "Environment validation", "redis", (), False),
@@ -42,6 +43,14 @@ def delivery(p95: float) -> dict:
                              "max": p95 * 1.3, "mean": p95 / 1.8}}
 
 
+def round_trip(p95: float = 3.0) -> dict:
+    """ENV-1's figure against its checklist target (general_query_time)."""
+    t = GENERAL_QUERY
+    return {"name": "database round trip", "value": p95, "unit": "ms", "target": t.limit,
+            "target_name": t.name, "regression_line": t.regression_line, "minimum": False,
+            "passed": t.met_by(p95), "note": "p95 of 20 samples"}
+
+
 def build(results_dir, tags=(), **kw) -> so.Signoff:
     return so.build_signoff(load_results(results_dir), FACTS, tags, items=ITEMS, scenarios=SCENARIOS, **kw)
 
@@ -51,7 +60,7 @@ def by_id(signoff) -> dict:
 
 
 def test_statuses_cover_passed_failed_not_covered_and_not_run(results_dir):
-    write_result(results_dir, "db ok", "passed", ["ENV-1"])
+    write_result(results_dir, "db ok", "passed", ["ENV-1"], evidence=[round_trip()])
     write_result(results_dir, "redis ok", "failed", ["ENV-2"], "AssertionError: db 14 leaked into 13\nmore")
     write_result(results_dir, "delivery", "passed", ["PERF-1"], evidence=[delivery(60.0)])
     items = by_id(build(results_dir))
@@ -66,7 +75,7 @@ def test_statuses_cover_passed_failed_not_covered_and_not_run(results_dir):
 
 
 def test_subset_run_marks_unselected_items_not_run(results_dir):
-    write_result(results_dir, "db ok", "passed", ["ENV-1"])
+    write_result(results_dir, "db ok", "passed", ["ENV-1"], evidence=[round_trip()])
     items = by_id(build(results_dir, tags=["@checklist:ENV-1"]))
     assert items["ENV-1"].status == "passed"
     for item_id in ("ENV-2", "RED-1", "PERF-1"):
@@ -97,7 +106,7 @@ def test_skipped_scenario_reads_not_run(results_dir):
 
 
 def test_files_hold_every_item_status_chart_and_signoff_block(results_dir, tmp_path):
-    write_result(results_dir, "db ok", "passed", ["ENV-1"])
+    write_result(results_dir, "db ok", "passed", ["ENV-1"], evidence=[round_trip()])
     write_result(results_dir, "redis ok", "broken", ["ENV-2"], "ConnectionError: refused")
     for name in ("delivery", "delivery burst"):
         write_result(results_dir, name, "passed", ["PERF-1"], evidence=[delivery(60.0)])
@@ -121,3 +130,31 @@ def test_files_hold_every_item_status_chart_and_signoff_block(results_dir, tmp_p
 def test_item_status_agrees_with_allure_status(results_dir, status):
     write_result(results_dir, "db ok", status, ["ENV-1"], "boom")
     assert by_id(build(results_dir))["ENV-1"].status == "failed"
+
+
+def test_item_whose_scenarios_recorded_no_figure_against_its_target_fails(results_dir):
+    write_result(results_dir, "db ok", "passed", ["ENV-1"])  # passed, but no general_query_time figure
+    other = dict(delivery(60.0), name="not ENV-1's target")
+    write_result(results_dir, "redis ok", "passed", ["ENV-2"], evidence=[other])  # ENV-2 has no target
+    signoff = build(results_dir)
+    items = by_id(signoff)
+    assert items["ENV-1"].status == "failed"
+    assert items["ENV-1"].reason == "no figure recorded against target general_query_time ≤ 500 ms"
+    assert items["ENV-1"].targets == ["general_query_time ≤ 500 ms"]
+    assert items["ENV-2"].status == "passed" and items["ENV-2"].targets == []
+    page = so.render_html(signoff)
+    assert "Targets: general_query_time ≤ 500 ms" in page
+    assert "no figure recorded against target general_query_time" in page
+    assert "(targets: general_query_time ≤ 500 ms)" in so.render_markdown(signoff)
+
+
+def test_same_evidence_name_from_two_scenarios_keeps_both_figures_in_history(results_dir, tmp_path):
+    write_result(results_dir, "delivery", "passed", ["PERF-1"], evidence=[delivery(60.0)])
+    write_result(results_dir, "delivery burst", "passed", ["PERF-1"], evidence=[delivery(80.0)])
+    signoff = build(results_dir)
+    keys = {f.key: f.value for f in signoff.figures}
+    assert keys == {"PERF-1 · delivery · message delivery": 60.0,
+                    "PERF-1 · delivery burst · message delivery": 80.0}
+    history.store_run({f.key: f.history_record() for f in signoff.figures}, FACTS, tmp_path)
+    stored = history.load_runs(tmp_path)[0]["figures"]
+    assert {k: v["value"] for k, v in stored.items()} == keys

@@ -1,0 +1,55 @@
+"""External mode as a real deployment is configured: three database identities, validate-only.
+
+The 'external' servers are throwaway ones this test owns; the suite is told they are external,
+so it connects as TickStockApp (app_readwrite), TickStockPL (tickstock_producer) and an admin,
+migrates nothing, and afterwards leaves no TEST_ row and no test_ cache entry behind.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+from psycopg2 import sql
+
+from tests.conftest import run_cli
+from tests.integration.test_bad_input import create_database
+from tests.integration.test_environment_gate import embedded_redis  # noqa: F401 (fixture)
+from tickstock_acceptance.db import session
+
+
+def test_external_run_with_consumer_producer_and_admin_roles(embedded_postgres, embedded_redis):  # noqa: F811
+    pg = embedded_postgres
+    create_database(pg, "ext_happy_test", migrate=True)
+    passwords = {"app_readwrite": secrets.token_urlsafe(12), "tickstock_producer": secrets.token_urlsafe(12)}
+    with session(pg.admin_endpoint("ext_happy_test")) as conn, conn.cursor() as cur:
+        for role, password in passwords.items():
+            cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD %s").format(sql.Identifier(role)),
+                        (password,))
+    env = {"TEST_DB_HOST": pg.host, "TEST_DB_PORT": str(pg.port), "TEST_DB_NAME": "ext_happy_test",
+           "TEST_DB_USER": "app_readwrite", "TEST_DB_PASSWORD": passwords["app_readwrite"],
+           "TEST_DB_PRODUCER_USER": "tickstock_producer",
+           "TEST_DB_PRODUCER_PASSWORD": passwords["tickstock_producer"],
+           "TEST_DB_ADMIN_USER": "postgres", "TEST_DB_ADMIN_PASSWORD": pg.superuser_password,
+           "TEST_REDIS_HOST": embedded_redis.host, "TEST_REDIS_PORT": str(embedded_redis.port)}
+    result = run_cli("run", "--no-report", env=env)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    output = result.stdout + result.stderr
+    for secret in (*passwords.values(), pg.superuser_password):
+        assert secret not in output
+        for path in result.reports_dir.rglob("*"):
+            if path.is_file() and path.suffix in (".json", ".md", ".html", ".txt"):
+                assert secret not in path.read_text(errors="ignore"), path
+
+    signoff = json.loads((result.reports_dir / "signoff.json").read_text())
+    statuses = {item["id"]: item["status"] for item in signoff["items"]}
+    assert statuses["ENV-1"] == "passed" and statuses["ETF-3"] == "passed"
+    assert statuses["DB-1"] == "not run"  # needs a database the run owns
+
+    with session(pg.admin_endpoint("ext_happy_test")) as conn, conn.cursor() as cur:
+        cur.execute(r"SELECT count(*) FROM symbols WHERE symbol LIKE 'TEST\_%'")
+        assert cur.fetchone()[0] == 0
+        cur.execute(r"SELECT count(*) FROM cache_entries WHERE key LIKE 'test\_%' OR name LIKE 'test\_%'")
+        assert cur.fetchone()[0] == 0
+        cur.execute("SELECT version FROM schema_version ORDER BY version")
+        assert [r[0] for r in cur.fetchall()] == [1, 2, 3, 4]  # validated, not migrated again
