@@ -33,7 +33,7 @@ Feature: Test environment validation
 
   @checklist:ENV-3
   Scenario: The required notification channels are configured and follow the naming convention
-    Given the channels configured for Phase 3 notifications
+    Given the channels TickStockPL is configured to publish Phase 3 notifications on
     Then the configuration includes these channels
       | channel                          |
       | tickstock.universe.updated       |

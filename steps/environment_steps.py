@@ -60,9 +60,9 @@ def step_redis_dbs_isolated(context, dbs):
     assert_that(missing, empty(), "values not readable in their own database")
 
 
-@given("the channels configured for Phase 3 notifications")
+@given("the channels TickStockPL is configured to publish Phase 3 notifications on")
 def step_configured_channels(context):
-    context.channels = EnvironmentProbe.configured_channels()
+    context.channels = EnvironmentProbe(context.system).configured_channels()
 
 
 @then("the configuration includes these channels")

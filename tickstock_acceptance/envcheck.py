@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import time
 
-from .contract import CHANNEL_NAMING_PATTERN, CHANNELS
+from .contract import CHANNEL_NAMING_PATTERN
 from .system import AcceptanceSystem
 
 
@@ -71,9 +71,11 @@ class EnvironmentProbe:
                 self.system.redis_client(db).delete(key)
 
     # -- Channels -------------------------------------------------------------------------
-    @staticmethod
-    def configured_channels() -> set[str]:
-        return set(CHANNELS.values())
+    def configured_channels(self) -> set[str]:
+        """The channels the system under test's producer is configured with (asked, not assumed)."""
+        from .producer_control import producer_for
+
+        return set(producer_for(self.system).channels().values())
 
     @staticmethod
     def matches_naming_pattern(channel: str) -> bool:

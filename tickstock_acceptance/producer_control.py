@@ -140,6 +140,13 @@ class ProducerController:
     def validate(self) -> ProducerRun:
         return self.run("validate")
 
+    def channels(self) -> dict[str, str]:
+        """The channels the producer under test is configured with (its ``channels`` command)."""
+        run = self.run("channels")
+        if run.returncode != 0:
+            raise AssertionError(f"producer channels command failed: {run.describe()}")
+        return dict(run.report.get("channels", {}))
+
     def summary(self) -> ProducerRun:
         return self.run("summary")
 

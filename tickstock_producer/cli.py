@@ -3,7 +3,8 @@
 Commands: ``expand`` (build the ETF universes and publish the notifications; with
 ``--repeat-until-stopped`` again and again until SIGTERM/SIGINT), ``load-history`` (the historical
 loader for the universes' members), ``validate`` (every member exists in ``symbols`` and is
-active), ``summary`` (one line per universe), ``maintain-stock-universes`` (rewrite the market-cap
+active), ``summary`` (one line per universe), ``channels`` (the configured pub-sub channels),
+``maintain-stock-universes`` (rewrite the market-cap
 tier stock universes round after round until SIGTERM/SIGINT). ``--json`` prints one JSON
 document for programs. Connection settings come from ``TICKSTOCK_PL_*`` environment variables
 (DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD, REDIS_HOST, REDIS_PORT, REDIS_DB).
@@ -61,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     h.add_argument("--days", type=int, default=30, help="weekdays of bars per symbol (default 30)")
     sub.add_parser("validate", help="check every universe member exists in symbols and is active")
     sub.add_parser("summary", help="one line per ETF universe")
+    sub.add_parser("channels", help="the pub-sub channels this producer is configured with")
     m = sub.add_parser("maintain-stock-universes",
                        help="rewrite the market-cap tier stock universes until SIGTERM/SIGINT")
     m.add_argument("--symbol-prefix", default="STK", help="prefix of the maintained stock symbols")
@@ -188,7 +190,14 @@ def _summary(args, producer: Producer) -> int:
     return 0
 
 
-COMMANDS = {"expand": _expand, "load-history": _load_history, "validate": _validate, "summary": _summary,
+def _channels(args, producer: Producer) -> int:
+    channels = producer.channels()
+    _print(args, {"channels": channels}, "\n".join(f"{k:<24} {v}" for k, v in channels.items()))
+    return 0
+
+
+COMMANDS = {"channels": _channels, "expand": _expand, "load-history": _load_history,
+            "validate": _validate, "summary": _summary,
             "maintain-stock-universes": _maintain_stock_universes}
 
 

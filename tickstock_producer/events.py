@@ -39,7 +39,16 @@ STREAM_PREFIX = "stream:"
 STREAM_MAXLEN = 10_000
 REDIS_DB_FLOWS = 14
 
-CHANNEL_UNIVERSE_UPDATED = "tickstock.universe.updated"
+# The producer's channel configuration (the original's REDIS_CHANNELS): what TickStockApp
+# subscribes to. The suite's environment validation (ENV-3) reads it from the producer.
+CHANNELS = {
+    "universe_updated": "tickstock.universe.updated",
+    "cache_sync_complete": "tickstock.cache.sync_complete",
+    "etf_correlation_update": "tickstock.etf.correlation_update",
+    "ipo_assignment": "tickstock.cache.ipo_assignment",
+    "delisting_cleanup": "tickstock.cache.delisting_cleanup",
+}
+CHANNEL_UNIVERSE_UPDATED = CHANNELS["universe_updated"]
 
 # Which channel each event type travels on.
 EVENT_CHANNELS = {

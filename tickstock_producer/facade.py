@@ -24,7 +24,7 @@ import psycopg2
 import redis
 
 from .etf_universe import EtfUniverseManager, Theme, load_source
-from .events import REDIS_DB_FLOWS, EventPublisher
+from .events import CHANNELS, REDIS_DB_FLOWS, EventPublisher
 from .historical_loader import HistoricalLoader
 
 ENV_PREFIX = "TICKSTOCK_PL_"
@@ -83,6 +83,10 @@ class Producer:
     def make_etf_manager(self, source: dict[str, Theme] | None) -> EtfUniverseManager:
         return EtfUniverseManager(self.connect, self.publisher,
                                   source if source is not None else load_source())
+
+    def channels(self) -> dict[str, str]:
+        """The pub-sub channels this producer is configured with (name → channel)."""
+        return dict(CHANNELS)
 
     def close(self) -> None:
         self.redis.close()

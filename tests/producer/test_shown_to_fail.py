@@ -47,3 +47,15 @@ def test_variant_fails_exactly_its_scenarios(producer, tmp_path):
     assert run.passed() == set(statuses) - VARIANTS[producer]
     assert (run.returncode != 0) == bool(VARIANTS[producer])
     assert run.leftovers == [], "servers of the run left behind"
+
+
+def test_misnamed_channel_fails_env3_and_stops_the_run(tmp_path):
+    """Environment validation reads the producer's channel configuration; a bad name stops the run."""
+    run = run_isolated(FEATURES, tmp_path / "results", {"producer": "tests.broken.misnamed_channels"})
+    assert run.failed() == {"The required notification channels are configured and follow the naming "
+                            "convention"}, run.output[-3000:]
+    assert set(run.statuses()) == run.failed() | {
+        "The test database is reachable and carries the Phase 3 schema",
+        "The test Redis is reachable and its test databases are usable and isolated"}
+    assert run.returncode != 0 and "environment is not valid" in run.output
+    assert run.leftovers == []
