@@ -188,8 +188,7 @@ def step_identity(context):
 def step_delivery_within(context, target):
     samples = flow_of(context).latencies_ms([flow_of(context).last])
     assert_that(samples, is_not(empty()), "no notification received")
-    ev = evidence.record_distribution("notification delivery latency", samples, "ms", target, judged_by="max")
-    assert_that(ev.passed, equal_to(True), f"max {ev.value:.1f} ms misses {target.describe()}")
+    evidence.assert_within("notification delivery latency", samples, "ms", target, judged_by="max")
 
 
 @given("a TickStockApp instance that registered on the universe stream and then went offline")
@@ -302,8 +301,7 @@ def step_not_found(context, theme, message):
 @then("every read finished within the {target:NamedTarget} target")
 def step_reads_within(context, target):
     times = [r.ms / 1000.0 for r in [*context.reads.values(), *getattr(context, "probe_reads", [])]]
-    ev = evidence.record_distribution("get_etf_universe time", times, "s", target, judged_by="max")
-    assert_that(ev.passed, equal_to(True), f"max {ev.value:.3f} s misses {target.describe()}")
+    evidence.assert_within("get_etf_universe time", times, "s", target, judged_by="max")
 
 
 @given('no ETF universe named "{theme}" exists')
@@ -336,9 +334,8 @@ def step_write_updated(context, action, count, added, removed):
 
 @then("every write finished within the {target:NamedTarget} target")
 def step_writes_within(context, target):
-    ev = evidence.record_distribution("update_etf_universe time", [w.ms / 1000.0 for w in context.writes],
-                                      "s", target, judged_by="max")
-    assert_that(ev.passed, equal_to(True), f"max {ev.value:.3f} s misses {target.describe()}")
+    evidence.assert_within("update_etf_universe time", [w.ms / 1000.0 for w in context.writes],
+                           "s", target, judged_by="max")
 
 
 @when("TickStockApp reads the ETF universes summary")
@@ -366,10 +363,9 @@ def step_summary_counts(context):
 
 @then("the summary finished within the {target:NamedTarget} target")
 def step_summary_within(context, target):
-    ev = evidence.record_distribution("get_etf_universes_summary time",
-                                      [s.ms / 1000.0 for s in context.summaries], "s", target,
-                                      judged_by="max")
-    assert_that(ev.passed, equal_to(True), f"max {ev.value:.3f} s misses {target.describe()}")
+    evidence.assert_within("get_etf_universes_summary time",
+                           [s.ms / 1000.0 for s in context.summaries], "s", target,
+                           judged_by="max")
 
 
 @when("TickStockApp validates the ETF universe symbols")
@@ -406,10 +402,9 @@ def step_validation_present(context, symbol, key):
 
 @then("the validation finished within the {target:NamedTarget} target")
 def step_validation_within(context, target):
-    ev = evidence.record_distribution("validate_etf_universe_symbols time",
-                                      [v.ms / 1000.0 for v in context.validations], "s", target,
-                                      judged_by="max")
-    assert_that(ev.passed, equal_to(True), f"max {ev.value:.3f} s misses {target.describe()}")
+    evidence.assert_within("validate_etf_universe_symbols time",
+                           [v.ms / 1000.0 for v in context.validations], "s", target,
+                           judged_by="max")
 
 
 # -- ETF-5 ----------------------------------------------------------------------------------------
@@ -478,6 +473,5 @@ def step_each_expansion_within(context, target):
     evidence.record_distribution("expansion time inside the producer",
                                  [r.run.report["elapsed_s"] for r in impact.rounds]
                                  + [r["elapsed_s"] for r in impact.load_rounds], "s")
-    ev = evidence.record_distribution("expansion time (process, end to end, incl. interpreter start-up)",
-                                      [r.run.wall_s for r in impact.rounds], "s", target, judged_by="max")
-    assert_that(ev.passed, equal_to(True), f"max {ev.value:.2f} s misses {target.describe()}")
+    evidence.assert_within("expansion time (process, end to end, incl. interpreter start-up)",
+                           [r.run.wall_s for r in impact.rounds], "s", target, judged_by="max")

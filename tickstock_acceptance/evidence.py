@@ -78,3 +78,18 @@ def record_distribution(name: str, samples, unit: str, target: Target | None = N
     dist = Distribution.of(samples)
     return record(name, getattr(dist, judged_by), unit, target, distribution=dist,
                   note=f"{judged_by} of {dist.count} samples")
+
+
+def assert_within(name: str, samples, unit: str, target: Target, judged_by: str = "p95") -> Evidence:
+    """Attach the distribution, then fail the step when its ``judged_by`` figure misses the target.
+
+    The evidence is attached first, so a failed result still shows the numbers that failed it.
+    """
+    samples = list(samples)
+    if not samples:
+        raise AssertionError(f"{name}: no samples were measured")
+    ev = record_distribution(name, samples, unit, target, judged_by=judged_by)
+    if not ev.passed:
+        raise AssertionError(f"{name}: {judged_by} {ev.value:.4g} {unit} misses {target.describe()} "
+                             f"({ev.distribution['count']} samples)")
+    return ev

@@ -38,3 +38,14 @@ def test_evidence_judges_against_target_and_checks_units():
     assert ev.passed is False and ev.target == 100.0 and ev.regression_line == 125.0
     with pytest.raises(ValueError):
         record("y", 1.0, "s", targets.MESSAGE_DELIVERY)
+
+
+def test_assert_within_attaches_then_fails_with_the_numbers():
+    from tickstock_acceptance.evidence import assert_within
+
+    ok = assert_within("fast", [10.0] * 20, "ms", targets.MESSAGE_DELIVERY)
+    assert ok.passed and ok.distribution["count"] == 20
+    with pytest.raises(AssertionError, match=r"slow: max 150 ms misses message_delivery_time"):
+        assert_within("slow", [10.0] * 19 + [150.0], "ms", targets.MESSAGE_DELIVERY, judged_by="max")
+    with pytest.raises(AssertionError, match="no samples"):
+        assert_within("none", [], "ms", targets.MESSAGE_DELIVERY)
