@@ -19,6 +19,6 @@ Feature: Database integration
     When 4 TickStockApp clients each run 100 ETF universe queries at the same time
     Then every query succeeded
     And the stock universe maintenance overlapped the queries and none of its rewrites failed
-    And no ETF universe query was blocked beyond the UI query target
+    And the ETF universe queries were not held up beyond the UI query target
     And the stock universes agree with the market caps in the symbols table
     And the ETF universes are unchanged by the stock universe maintenance

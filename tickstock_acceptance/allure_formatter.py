@@ -65,7 +65,7 @@ class ChecklistAllureFormatter(AllureFormatter):
         super(AllureFormatter, self).__init__(stream_opener, config)
         self.listener = ChecklistAllureListener(config)
         results_dir = str(RESULTS_DIR) if os.environ.get(REPORTS_DIR_ENV) else self.stream_opener.name
-        self.file_logger = AllureFileLogger(results_dir)
+        self.file_logger = AllureFileLogger(results_dir, clean=True)  # a run never mixes in old results
         allure_commons.plugin_manager.register(self.listener)
         allure_commons.plugin_manager.register(self.file_logger)
         self.testplan = get_testplan()

@@ -24,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 
 from .checklist import items
-from .errors import SuiteError
+from .errors import SuiteError, first_line
 from .paths import REPORT_DIR, REPORTS_DIR, RESULTS_DIR, ROOT
 from .results import load_results
 from .settings import load_settings
@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("features", nargs="*", help="feature files or directories (default: all)")
     mig = sub.add_parser("migrate", help="apply sql/ to the configured external *_test database")
     mig.add_argument("-D", dest="define", action="append", default=[], metavar="KEY=VALUE")
-    sub.add_parser("summary", help="print the summary of the last run")
+    sub.add_parser("summary", help="print the summary of the last run again (as `signoff` does)")
     sub.add_parser("signoff", help="rebuild reports/signoff.* from the results of the last run")
     sub.add_parser("coverage", help="check that every checklist item has a scenario (the gate)")
     base = sub.add_parser("baseline", help="show or accept the performance baseline")
@@ -171,6 +171,28 @@ def with_environment_gate(tags: list[str], features: list[str]) -> tuple[list[st
     return tags, features
 
 
+def validate_selection(tags: list[str], features: list[str]) -> None:
+    """Bad feature paths, bad tag expressions and empty selections end in one line, before a run."""
+    from .coverage import scan, selected
+
+    for feature in features:
+        path = Path(feature.split(":", 1)[0])
+        if not (path if path.is_absolute() else ROOT / path).exists():
+            raise SuiteError(f"feature path {feature!r} does not exist", "name a file under features/")
+    try:
+        chosen = selected(scan(features), tags)
+    except Exception as exc:  # behave's tag-expression parser raises several types
+        raise SuiteError(f"bad --tags expression {' '.join(tags)!r}: {first_line(exc)}",
+                         "see `behave --tags-help` (e.g. --tags '@checklist:ETF-4')") from None
+    if not [s for s in chosen if ENVIRONMENT_TAG not in s.tags]:
+        raise SuiteError(f"no scenario matches --tags {' '.join(tags) or '(none)'} "
+                         f"{' '.join(features)}".rstrip(),
+                         "check the tag spelling (tags look like @checklist:ETF-4)")
+
+
+ENVIRONMENT_TAG = "environment"
+
+
 def run(args) -> int:
     with reports_lock():
         return _run_locked(args)
@@ -182,6 +204,7 @@ def _run_locked(args) -> int:
     userdata = _userdata(args.define)
     settings = load_settings(os.environ, userdata)
     print(f"Target: {settings.describe()}", flush=True)
+    validate_selection(args.tags, args.features)
     preflight(settings)
     started = time.monotonic()
     results_dir = RESULTS_DIR
@@ -294,9 +317,10 @@ def main(argv: list[str] | None = None) -> int:
             return coverage_gate()
         if args.command == "baseline":
             return baseline(args)
-        index = REPORT_DIR / "index.html"
-        print(summary_text(RESULTS_DIR, index if index.exists() else None))
-        return 0
+        # summary: the same screen the run printed, from the results and sign-off on disk
+        if not any(RESULTS_DIR.glob("*-result.json")):
+            raise SuiteError(f"no results under {RESULTS_DIR}", "run `make acceptance` first")
+        return regenerate_signoff()
     except SuiteError as error:
         print(f"ERROR: {error.one_line()}", file=sys.stderr)
         return error.exit_code

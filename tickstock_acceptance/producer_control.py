@@ -81,7 +81,9 @@ class ProducerController:
     def environment(self) -> dict[str, str]:
         db = self.system.endpoint("producer")
         rd = self.system.redis_endpoint
-        env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+        # Least privilege: the producer gets its own credentials, never the suite's other secrets.
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith((ENV_PREFIX, "TEST_DB_", "TEST_REDIS_", "TICKSTOCK_UNSAFE"))}
         env.update({
             ENV_PREFIX + "DB_HOST": db.host, ENV_PREFIX + "DB_PORT": str(db.port),
             ENV_PREFIX + "DB_NAME": db.dbname, ENV_PREFIX + "DB_USER": db.user,

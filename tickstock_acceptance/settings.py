@@ -16,6 +16,7 @@ the consumer's credentials.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
@@ -41,6 +42,9 @@ EXTERNAL_KEYS = ("db_host", "db_port", "db_user", "redis_host", "redis_port", "p
 UNSAFE_OVERRIDE_ENV = "TICKSTOCK_UNSAFE_ALLOW_NON_TEST_TARGET"
 UNSAFE_OVERRIDE_KEY = "UNSAFE_allow_non_test_target"
 MODES = ("embedded", "external")
+DB_NAME_PATTERN = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+RESERVED_DB_NAMES = ("postgres", "template0", "template1")
+PRODUCER_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 TRUE_WORDS = ("1", "true", "yes", "on")
 
 
@@ -131,6 +135,17 @@ def load_settings(environ: Mapping[str, str] | None = None,
         if key in EXTERNAL_KEYS:
             external = True
     values.setdefault("mode", "external" if external else "embedded")
+    name = str(values.get("db_name", Settings.db_name))
+    if not DB_NAME_PATTERN.match(name):
+        raise SuiteError(f"database name {name!r} is not a plain lower-case identifier",
+                         "use letters, digits and _ (e.g. tickstock_test)")
+    if values["mode"] == "embedded" and name in RESERVED_DB_NAMES:
+        raise SuiteError(f"database name {name!r} is reserved by PostgreSQL",
+                         "the embedded run creates its own database: pick another name (e.g. tickstock_test)")
+    producer = str(values.get("producer", Settings.producer))
+    if not PRODUCER_PATTERN.match(producer):
+        raise SuiteError(f"producer {producer!r} is not a Python module path",
+                         "give a module such as tickstock_producer or tests.broken.wrong_summary")
     if values["mode"] not in MODES:
         raise SuiteError(f"unknown mode {values['mode']!r}", "use -D mode=embedded or -D mode=external")
     return replace(Settings(), **values)

@@ -21,6 +21,7 @@ from psycopg2 import sql
 from . import guard
 from .contract import CONSUMER_ROLE, PRODUCER_ROLE, REDIS_TEST_DBS
 from .db import DbEndpoint, connect, session
+from .errors import SuiteError
 from .paths import ROOT
 from .redis_client import RedisEndpoint, checked_client, client
 from .schema import apply_migrations, inspect_schema, require_schema
@@ -71,6 +72,7 @@ class AcceptanceSystem:
 
     # -- bring up -------------------------------------------------------------------------
     def open(self) -> AcceptanceSystem:
+        require_producer_module(self.settings.producer)
         try:
             if self.settings.external:
                 self._open_external()
@@ -207,6 +209,7 @@ def preflight(settings: Settings) -> None:
     """
     from .services import _server_user, find_pg_bin_dir, find_redis_server
 
+    require_producer_module(settings.producer)
     if not settings.external:
         find_pg_bin_dir(settings.pg_bin_dir)
         find_redis_server()
@@ -221,3 +224,17 @@ def preflight(settings: Settings) -> None:
             if role == "admin":
                 require_schema(conn, endpoint.where())
     checked_client(RedisEndpoint(settings.redis_host, settings.redis_port), REDIS_TEST_DBS[0])
+
+
+def require_producer_module(module: str) -> None:
+    """The producer under test must be importable and expose ``create_producer`` (and run as -m)."""
+    import importlib
+
+    try:
+        loaded = importlib.import_module(module)
+    except Exception as exc:  # an import error of any kind in the named module
+        raise SuiteError(f"producer module {module!r} cannot be imported: {type(exc).__name__}",
+                         "check -D producer=... (default tickstock_producer)") from None
+    if not hasattr(loaded, "create_producer"):
+        raise SuiteError(f"producer module {module!r} has no create_producer()",
+                         "a producer module exposes create_producer(config), as tickstock_producer does")

@@ -70,3 +70,11 @@ def _owner(run_dir: str) -> int | None:
         return int(open(os.path.join(run_dir, "owner.pid")).read().strip())
     except (OSError, ValueError):
         return None
+
+
+def test_plain_behave_starts_from_clean_results(tmp_path):
+    """Each run's Allure results replace the last run's: old results never pass as new."""
+    for _ in range(2):
+        result = run_cli("--tags", "@checklist:ENV-3", module="behave", reports_dir=tmp_path)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert len(list((tmp_path / "allure-results").glob("*-result.json"))) == 1

@@ -96,3 +96,22 @@ def test_migrate_refuses_production_named_database(embedded_postgres):
     create_database(embedded_postgres, "tickstock_live")
     result = run_cli("migrate", env=external_env(embedded_postgres, "tickstock_live"))
     assert_one_line_error(result, "refusing", code=3)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["-D", "producer=nosuchmod"], "cannot be imported"),
+    (["-D", "producer=os"], "create_producer"),
+    (["-D", "db_name=postgres"], "reserved"),
+    (["-D", "db_name="], "identifier"),
+    (["--tags", "@checklist:ENV-1 and ("], "bad --tags expression"),
+    (["--tags", "@checklist:NOPE-9"], "no scenario matches"),
+    (["features/nosuch.feature"], "does not exist"),
+])
+def test_bad_selection_and_settings_are_one_line_before_anything_starts(args, fragment):
+    result = run_cli("run", "--no-report", *args)
+    assert_one_line_error(result, fragment)
+    assert not (result.reports_dir / "run-selection.json").exists(), "a failed start must not record a run"
+
+
+def test_summary_without_results_is_one_line():
+    assert_one_line_error(run_cli("summary"), "no results", "make acceptance")
