@@ -3,7 +3,11 @@
 from behave.fixture import use_fixture
 
 from tickstock_acceptance.errors import SuiteError
-from tickstock_acceptance.fixtures import acceptance_system, report_and_abort
+from tickstock_acceptance.fixtures import (
+    acceptance_system,
+    report_and_abort,
+    report_and_stop_after_this_feature,
+)
 
 ENVIRONMENT_TAG = "environment"
 EMBEDDED_ONLY_TAG = "embedded_only"  # needs servers or databases the run owns
@@ -24,7 +28,7 @@ def before_scenario(context, scenario):
 
 def after_feature(context, feature):
     if ENVIRONMENT_TAG in feature.tags and feature.status.has_failed():
-        report_and_abort(context, SuiteError(
+        report_and_stop_after_this_feature(context, SuiteError(
             "the test environment is not valid (see the failed environment validation scenario)",
             "fix the environment before judging any checklist item"))
 

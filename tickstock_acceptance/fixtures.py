@@ -35,3 +35,9 @@ def report_and_abort(context, error: SuiteError) -> None:
     """One line on stderr, then stop the run without a cascade of confusing failures."""
     print(f"ERROR: {error.one_line()}", file=sys.stderr)
     context.abort(reason=error.one_line())
+
+
+def report_and_stop_after_this_feature(context, error: SuiteError) -> None:
+    """One line on stderr; behave runs no further feature (as with --stop), cleanup still runs."""
+    print(f"ERROR: {error.one_line()}", file=sys.stderr)
+    context.config.stop = True
