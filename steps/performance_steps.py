@@ -38,10 +38,13 @@ def step_enough_in_flight(context):
     assert_that(peak, greater_than_or_equal_to(T.CONCURRENT_OPERATIONS), "peak queries in flight")
 
 
-@then("the ETF universe query p95 is within the {target:NamedTarget} target")
-def step_query_p95(context, target):
+@then("every ETF universe query finished within the {target:NamedTarget} target")
+def step_every_query_within(context, target):
+    """All queries, as the sentence says: judged by the slowest (p50/p95/p99 stay in the evidence)."""
     samples = context.load_result.latencies_ms
     unit = target.unit
     values = [ms / 1000.0 for ms in samples] if unit == "s" else samples
-    evidence.record("queries per second", len(samples) / context.load_result.elapsed_s, "q/s")
-    evidence.assert_within(f"ETF universe query latency ({context.clients} clients)", values, unit, target)
+    evidence.record("queries per second", len(samples) / context.load_result.elapsed_s, "q/s",
+                    higher_is_better=True)
+    evidence.assert_within(f"ETF universe query latency ({context.clients} clients)", values, unit, target,
+                           judged_by="max")

@@ -4,13 +4,14 @@ from behave import given, then
 from hamcrest import assert_that, empty, equal_to, greater_than_or_equal_to
 
 from tickstock_acceptance import evidence, step_types  # noqa: F401  (registers parameter types)
-from tickstock_acceptance.consumer import channel_follows_convention
+from tickstock_acceptance.consumer import channel_follows_convention, observe_tickstock_channels
 from tickstock_acceptance.universe_flow import flow_of
 
 
-@given("an observer subscribed to every channel of the test Redis")
+@given("an observer subscribed to every tickstock channel of the test Redis")
 def step_observer(context):
-    flow_of(context).observe_everything()
+    flow = flow_of(context)
+    flow.observer = observe_tickstock_channels(flow.system)
 
 
 @then("the observer saw every message the producer persisted")

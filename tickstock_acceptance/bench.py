@@ -1,14 +1,19 @@
 """``make bench``: figures for the ETF universe slice (reported, not a CI gate).
 
-On embedded throwaway PostgreSQL and Redis: expansion time for the 200+ symbol universe (the
-reference producer in-process, so interpreter start-up is not counted), the four functions'
-latencies, notification delivery p50/p99 next to raw redis-py pub-sub p99 measured in the same
-run (same subscriber code, same machine), and the project's aims next to them.
+Settings as for ``run`` (``load_settings``): defaults, the ``TEST_*`` environment variables, then
+``-D key=value`` arguments (``make bench ARGS='-D ...'``); an unknown key or a bad value is one
+line and exit 2. By default on embedded throwaway PostgreSQL and Redis: expansion time for the
+200+ symbol universe (the reference producer in-process, so interpreter start-up is not counted),
+the four functions' latencies, notification delivery p50/p99 next to raw redis-py pub-sub p99
+measured in the same run (same subscriber code, same machine), and the project's aims next to
+them.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -20,8 +25,8 @@ from .consumer import UNIVERSE_CHANNEL, AppSubscriber
 from .contract import REDIS_DB_FLOWS
 from .errors import SuiteError
 from .evidence import Distribution
-from .settings import Settings
-from .system import AcceptanceSystem
+from .settings import Settings, load_settings
+from .system import AcceptanceSystem, preflight
 from .waiting import wait_until
 
 RAW_CHANNEL = "tickstock.bench.raw"
@@ -43,19 +48,43 @@ def _time_sql(system, role, sql, args=(), n=50) -> list[float]:
     return out
 
 
-def main() -> int:
-    """Run the benchmark; a problem with the environment is one line on stderr and exit 2."""
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line and exit 2, like every other bad input of the suite
+        raise SuiteError(f"bad arguments: {message}",
+                         "python -m tickstock_acceptance.bench [-D key=value ...]")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m tickstock_acceptance.bench", description=__doc__.splitlines()[0])
+    p.add_argument("-D", dest="define", action="append", default=[], metavar="KEY=VALUE",
+                   help="setting override, as for `python -m tickstock_acceptance run`")
+    return p
+
+
+def bench_settings(argv: list[str] | None = None, environ=None) -> Settings:
+    """The benchmark's settings: environment and ``-D`` arguments, exactly as ``run`` reads them."""
+    from .cli import _userdata
+
+    args = _parser().parse_args(argv)
+    return load_settings(os.environ if environ is None else environ, _userdata(args.define))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; a problem with the input or environment is one line on stderr and exit 2."""
     try:
-        return _bench()
+        settings = bench_settings(argv)
+        print(f"Target: {settings.describe()}", flush=True)
+        preflight(settings)
+        return _bench(settings)
     except SuiteError as exc:
         print(f"ERROR: {exc.one_line()}", file=sys.stderr)
         return exc.exit_code
 
 
-def _bench() -> int:
+def _bench(settings: Settings) -> int:
     from tickstock_producer import ProducerConfig, create_producer
 
-    system = AcceptanceSystem(Settings()).open()
+    system = AcceptanceSystem(settings).open()
     try:
         db, rd = system.endpoint("producer"), system.redis_endpoint
         producer = create_producer(ProducerConfig(db.host, db.port, db.dbname, db.user, db.password,
@@ -86,7 +115,7 @@ def _bench() -> int:
                           ("test_bench", json.dumps(["SPY", "QQQ"]))),
         }
         exp_ms = [e.elapsed_s * 1000 for e in expansions]
-        print("TickStock Phase 3 benchmark — ETF universe slice (embedded servers, ms)")
+        print(f"TickStock Phase 3 benchmark — ETF universe slice ({settings.mode}, ms)")
         print(f"expansion ({expansions[0].total_symbols} symbols, {len(expansions[0].themes)} themes): "
               f"{_dist(exp_ms)}")
         for name, samples in fn.items():

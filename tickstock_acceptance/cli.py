@@ -4,7 +4,8 @@
 formatter, the Allure 3 HTML report, the checklist sign-off (reports/signoff.json/.md/.html) and a
 one-screen summary; the exit code is non-zero when any scenario or checklist item failed (2 for
 bad input, 3 when the guard refused a target). ``signoff`` rebuilds the sign-off from the results
-on disk, ``baseline accept`` makes the latest run's figures the accepted performance baseline, and
+on disk, ``baseline accept`` makes the latest run's figures the accepted performance baseline (a
+run with failed items or a partial selection only with ``--even-if-incomplete``), and
 ``coverage`` prints the coverage gate (checklist items without scenarios).
 """
 
@@ -60,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     accept.add_argument("--run", help="run id under reports/history/runs/ (default: the latest)")
     accept.add_argument("--by", default=os.environ.get("USER", ""), help="who accepts it")
     accept.add_argument("--note", default="", help="why (e.g. 'new hardware', 'release 3.0')")
+    accept.add_argument("--even-if-incomplete", action="store_true",
+                        help="accept a run with failed items or a partial selection (--tags, features)")
     base_sub.add_parser("show", help="print the accepted baseline")
     return p
 
@@ -279,11 +282,14 @@ def baseline(args) -> int:
               "no baseline accepted yet (python -m tickstock_acceptance baseline accept)")
         return 0
     try:
-        accepted = history.accept_baseline(run=args.run, accepted_by=args.by, note=args.note)
+        accepted = history.accept_baseline(run=args.run, accepted_by=args.by, note=args.note,
+                                           even_if_incomplete=args.even_if_incomplete)
     except LookupError as error:
         raise SuiteError(str(error), "run the suite, then accept one of its stored runs") from None
     print(f"accepted run {accepted['run_id']} as the baseline ({len(accepted['figures'])} figures) "
           f"-> {history.baseline_path()}")
+    for reason in accepted.get("accepted_incomplete") or []:
+        print(f"note: accepted although {reason} (--even-if-incomplete)")
     return 0
 
 

@@ -30,6 +30,10 @@ from .waiting import wait_until
 # Contract facts shared with the producer (tickstock_producer.events; a unit test keeps them equal).
 STREAM_KEY_PREFIX = "stream:"
 UNIVERSE_CHANNEL = CHANNELS["universe_updated"]
+# What RED-1's observer listens to: every channel whose name starts with "tickstock", so a misnamed
+# TickStock channel (``tickstock:cache:x``) is still seen and judged, while unrelated traffic on a
+# shared Redis (another application's channels) is not.
+TICKSTOCK_CHANNEL_PATTERN = "tickstock*"
 
 
 def stream_key(channel: str) -> str:
@@ -216,6 +220,11 @@ class StreamCatchUp:
 
     def pending(self) -> int:
         return int(self.client.xpending(self.key, self.group)["pending"])
+
+
+def observe_tickstock_channels(system: AcceptanceSystem) -> AppSubscriber:
+    """An observer of every TickStock channel (``TICKSTOCK_CHANNEL_PATTERN``), started."""
+    return AppSubscriber(system, channels=(), patterns=(TICKSTOCK_CHANNEL_PATTERN,)).start()
 
 
 def channel_follows_convention(channel: str) -> bool:

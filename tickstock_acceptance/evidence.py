@@ -51,21 +51,29 @@ class Evidence:
     target_name: str | None = None
     regression_line: float | None = None
     minimum: bool = False
+    higher_is_better: bool = False  # a rise is an improvement (throughput); baseline comparison reads it
     passed: bool | None = None
     distribution: dict | None = None
     note: str = ""
 
 
 def record(name: str, value: float, unit: str, target: Target | None = None,
-           distribution: Distribution | None = None, note: str = "") -> Evidence:
-    """Attach one figure (and its target, if any) to the running Allure test."""
+           distribution: Distribution | None = None, note: str = "",
+           higher_is_better: bool = False) -> Evidence:
+    """Attach one figure (and its target, if any) to the running Allure test.
+
+    ``higher_is_better`` marks figures whose rise is an improvement (e.g. queries per second), so
+    the baseline comparison does not call it "worse"; a target with ``minimum`` implies it.
+    """
     ev = Evidence(name=name, value=round(value, 6), unit=unit, note=note,
-                  distribution=asdict(distribution) if distribution else None)
+                  distribution=asdict(distribution) if distribution else None,
+                  higher_is_better=higher_is_better)
     if target is not None:
         if target.unit != unit:
             raise ValueError(f"{name}: unit {unit} does not match target unit {target.unit}")
         ev.target, ev.target_name = target.limit, target.name
         ev.regression_line, ev.minimum = target.regression_line, target.minimum
+        ev.higher_is_better = higher_is_better or target.minimum
         ev.passed = target.met_by(value)
     allure.attach(json.dumps(asdict(ev), indent=2), name=ATTACHMENT_PREFIX + name,
                   attachment_type=allure.attachment_type.JSON)
@@ -73,11 +81,11 @@ def record(name: str, value: float, unit: str, target: Target | None = None,
 
 
 def record_distribution(name: str, samples, unit: str, target: Target | None = None,
-                        judged_by: str = "p95") -> Evidence:
-    """Attach a latency distribution; the figure judged against the target is ``judged_by``."""
+                        judged_by: str = "p95", higher_is_better: bool = False) -> Evidence:
+    """Attach a distribution; the figure judged against the target is ``judged_by``."""
     dist = Distribution.of(samples)
     return record(name, getattr(dist, judged_by), unit, target, distribution=dist,
-                  note=f"{judged_by} of {dist.count} samples")
+                  note=f"{judged_by} of {dist.count} samples", higher_is_better=higher_is_better)
 
 
 def assert_within(name: str, samples, unit: str, target: Target, judged_by: str = "p95") -> Evidence:

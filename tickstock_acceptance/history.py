@@ -2,19 +2,23 @@
 
 Layout under ``reports/history/``:
 
-- ``runs/<run id>.json``  one file per run: the run's facts and its figures (value, unit, target,
-  distribution), keyed ``"<item ID> · <scenario name> · <evidence name>"`` (the scenario is part
-  of the key because several scenarios of one item may attach evidence of the same name);
+- ``runs/<run id>.json``  one file per run: the run's facts, its outcome (selection, checklist
+  item and scenario counts) and its figures (value, unit, target, distribution), keyed
+  ``"<item ID> · <scenario name> · <evidence name>"`` (the scenario is part of the key because
+  several scenarios of one item may attach evidence of the same name);
 - ``baseline.json``       the accepted baseline, written only by
-  ``python -m tickstock_acceptance baseline accept`` (never by a run);
+  ``python -m tickstock_acceptance baseline accept`` (never by a run), which refuses a run with
+  failed items or a partial selection unless told ``--even-if-incomplete``;
 - ``allure-history.jsonl`` Allure 3's own history (``historyPath`` in ``allurerc.mjs``) for trends.
 
 A change against the baseline is judged against run-to-run noise estimated from repeated samples,
-never from one number: the spread of the last runs' values (median ± 3 robust standard deviations,
-from the median absolute deviation) once there are at least ``MIN_RUNS`` earlier runs, otherwise
-the spread of the samples inside the run (p50 → p95 of the baseline's and this run's
-distributions). A single figure without a distribution and without history is "not judged".
-Changes are warnings, never failures: failing is the job of the targets and regression lines.
+never from one number: the spread of the last runs' values (median ± ``BASELINE_SIGMAS`` robust
+standard deviations, from the median absolute deviation) once there are enough earlier runs,
+otherwise the spread of the samples inside the run (p50 → p95 of the baseline's and this run's
+distributions); the thresholds are in ``targets.py`` ("Baseline comparison"). A single figure
+without a distribution and without history is "not judged". A rise is worse, except for figures
+where higher is better (``higher_is_better``: throughput, and "at least" targets). Changes are
+warnings, never failures: failing is the job of the targets and regression lines.
 """
 
 from __future__ import annotations
@@ -26,16 +30,20 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .errors import SuiteError
 from .paths import REPORTS_DIR
+from .targets import (
+    BASELINE_MIN_RUNS,
+    BASELINE_MIN_SAMPLES,
+    BASELINE_RELATIVE_FLOOR,
+    BASELINE_SIGMAS,
+    BASELINE_WINDOW,
+)
 
 HISTORY_DIR = REPORTS_DIR / "history"
 ALLURE_HISTORY = HISTORY_DIR / "allure-history.jsonl"  # also in allurerc.mjs (historyPath)
-MIN_RUNS = 3           # earlier runs needed before their spread is trusted as the noise estimate
-WINDOW = 10            # how many earlier runs the spread is taken from
-MIN_SAMPLES = 5        # samples a distribution needs before its spread is trusted
+# The judgement's thresholds live in targets.py ("Baseline comparison"); this is arithmetic only.
 MAD_TO_SIGMA = 1.4826  # median absolute deviation → standard deviation (normal data)
-SIGMAS = 3.0
-RELATIVE_FLOOR = 0.05  # changes under 5 % of the baseline (or of the target) are never flagged
 
 
 def figure_key(item_id: str, scenario: str, evidence_name: str) -> str:
@@ -57,14 +65,48 @@ def run_id(facts: dict) -> str:
     return re.sub(r"[^0-9A-Za-z._-]+", "-", raw)
 
 
-def store_run(figures: dict[str, dict], facts: dict, history_dir: Path = HISTORY_DIR) -> Path:
-    """Write this run's figures to ``runs/<run id>.json`` (the same run stored twice overwrites)."""
+def store_run(figures: dict[str, dict], facts: dict, history_dir: Path = HISTORY_DIR,
+              outcome: dict | None = None) -> Path:
+    """Write this run's figures to ``runs/<run id>.json`` (the same run stored twice overwrites).
+
+    ``outcome`` is what a baseline must know about the run (see ``run_outcome``): its selection
+    and how its checklist items and scenarios ended.
+    """
     directory = runs_dir(history_dir)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{run_id(facts)}.json"
-    path.write_text(json.dumps({"run_id": run_id(facts), "facts": facts, "figures": figures},
-                               indent=2, sort_keys=True))
+    path.write_text(json.dumps({"run_id": run_id(facts), "facts": facts, "outcome": outcome,
+                                "figures": figures}, indent=2, sort_keys=True))
     return path
+
+
+def run_outcome(tags, features, complete: bool, item_counts: dict[str, int],
+                scenario_results: dict[str, int]) -> dict:
+    """A run's outcome as stored with its figures: selection, item statuses, scenario statuses."""
+    return {"selection": {"tags": list(tags), "features": [str(f) for f in features],
+                          "complete": bool(complete)},
+            "item_counts": dict(item_counts), "scenario_results": dict(scenario_results)}
+
+
+def incomplete_reasons(run: dict) -> list[str]:
+    """Why a stored run is no baseline: failed items or scenarios, a partial selection ([] if none)."""
+    outcome = run.get("outcome")
+    if not outcome:
+        return ["its outcome was not recorded (stored before outcomes were kept)"]
+    reasons = []
+    failed_items = (outcome.get("item_counts") or {}).get("failed", 0)
+    if failed_items:
+        reasons.append(f"{failed_items} checklist item(s) failed")
+    scenarios = outcome.get("scenario_results") or {}
+    failed_scenarios = scenarios.get("failed", 0) + scenarios.get("broken", 0)
+    if failed_scenarios:
+        reasons.append(f"{failed_scenarios} scenario(s) failed or broke")
+    selection = outcome.get("selection") or {}
+    if not selection.get("complete", False):
+        chosen = " ".join([*(f"--tags {t}" for t in selection.get("tags", [])),
+                           *selection.get("features", [])])
+        reasons.append(f"it ran a partial selection ({chosen or 'not every scenario'})")
+    return reasons
 
 
 def load_runs(history_dir: Path = HISTORY_DIR) -> list[dict]:
@@ -87,19 +129,35 @@ def load_baseline(history_dir: Path = HISTORY_DIR) -> dict | None:
 
 
 def accept_baseline(history_dir: Path = HISTORY_DIR, run: str | None = None, accepted_by: str = "",
-                    note: str = "") -> dict:
-    """Make a stored run (default: the latest) the accepted baseline; returns the baseline."""
+                    note: str = "", even_if_incomplete: bool = False) -> dict:
+    """Make a stored run (default: the latest) the accepted baseline; returns the baseline.
+
+    A run with failed items or scenarios, or one that ran only part of the suite (``--tags``,
+    feature paths), is refused with a ``SuiteError`` unless ``even_if_incomplete`` is given; the
+    baseline then records why it was incomplete.
+    """
     runs = load_runs(history_dir)
     if not runs:
         raise LookupError(f"no stored runs under {runs_dir(history_dir)}; run the suite first")
     chosen = runs[-1] if run is None else next((r for r in runs if r["run_id"] == run), None)
     if chosen is None:
         raise LookupError(f"no stored run {run!r}; known: {', '.join(r['run_id'] for r in runs[-5:])}")
+    reasons = incomplete_reasons(chosen)
+    if reasons and not even_if_incomplete:
+        raise SuiteError(f"run {chosen['run_id']} is not accepted as the baseline: {'; '.join(reasons)}",
+                         "accept a complete run whose items all passed (--run <id>), "
+                         "or add --even-if-incomplete if this run is meant")
     baseline = {"accepted_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "accepted_by": accepted_by, "note": note, "run_id": chosen["run_id"],
-                "facts": chosen.get("facts", {}), "figures": chosen.get("figures", {})}
+                "facts": chosen.get("facts", {}), "outcome": chosen.get("outcome"),
+                "accepted_incomplete": reasons, "figures": chosen.get("figures", {})}
     baseline_path(history_dir).write_text(json.dumps(baseline, indent=2, sort_keys=True))
     return baseline
+
+
+def higher_is_better(figure: dict) -> bool:
+    """Whether a rise of this figure is an improvement (throughput, "at least" targets)."""
+    return bool(figure.get("higher_is_better") or figure.get("minimum"))
 
 
 @dataclass
@@ -125,28 +183,28 @@ def _spread_of_runs(values: list[float]) -> float:
     """3 robust standard deviations of earlier runs' values (MAD based, so one outlier is ignored)."""
     middle = statistics.median(values)
     mad = statistics.median(abs(v - middle) for v in values)
-    return SIGMAS * MAD_TO_SIGMA * mad
+    return BASELINE_SIGMAS * MAD_TO_SIGMA * mad
 
 
 def _spread_of_samples(*distributions: dict | None) -> float | None:
     """The widest p50 → p95 spread of the given distributions, if they hold enough samples."""
     spreads = [d["p95"] - d["p50"] for d in distributions
-               if d and d.get("count", 0) >= MIN_SAMPLES and "p95" in d and "p50" in d]
+               if d and d.get("count", 0) >= BASELINE_MIN_SAMPLES and "p95" in d and "p50" in d]
     return max(spreads) if spreads else None
 
 
 def noise_band(current: dict, baseline: dict, earlier_values: list[float]) -> tuple[float | None, str]:
     """How far a figure may move between runs by chance, and what that estimate is based on."""
-    recent = earlier_values[-WINDOW:]
-    if len(recent) >= MIN_RUNS:
+    recent = earlier_values[-BASELINE_WINDOW:]
+    if len(recent) >= BASELINE_MIN_RUNS:
         band, basis = _spread_of_runs(recent), f"spread of the last {len(recent)} runs"
     else:
         band = _spread_of_samples(baseline.get("distribution"), current.get("distribution"))
         if band is None:
-            return None, "one sample and fewer than 3 earlier runs"
+            return None, f"one sample and fewer than {BASELINE_MIN_RUNS} earlier runs"
         counts = [d.get("count") for d in (baseline.get("distribution"), current.get("distribution")) if d]
         basis = "p50→p95 spread of " + " and ".join(str(c) for c in counts) + " samples"
-    floor = RELATIVE_FLOOR * max(abs(baseline["value"]), abs(current.get("target") or 0.0))
+    floor = BASELINE_RELATIVE_FLOOR * max(abs(baseline["value"]), abs(current.get("target") or 0.0))
     return max(band, floor), basis
 
 
@@ -172,8 +230,7 @@ def compare(figures: dict[str, dict], baseline: dict | None,
         if abs(cmp.change) <= cmp.noise:
             cmp.verdict = "within noise"
             continue
-        higher_is_worse = not fig.get("minimum", False)
-        cmp.verdict = "worse" if (cmp.change > 0) == higher_is_worse else "better"
+        cmp.verdict = "better" if (cmp.change > 0) == higher_is_better(fig) else "worse"
         pct = f" ({cmp.change_pct:+.0f} %)" if cmp.change_pct is not None else ""
         cmp.warning = (f"{key}: {fig['value']:g} {cmp.unit} vs baseline {base['value']:g} {cmp.unit}"
                        f"{pct}, {cmp.verdict} beyond the noise band ±{cmp.noise:.3g} {cmp.unit} "

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -38,6 +39,7 @@ PASSED, FAILED, NOT_COVERED, NOT_RUN = "passed", "failed", "not covered", "not r
 STATUSES = (PASSED, FAILED, NOT_COVERED, NOT_RUN)
 FAILING_RESULT = ("failed", "broken")
 SIGNOFF_FILES = ("signoff.json", "signoff.md", "signoff.html")
+CHART_MIN_SAMPLES = 2  # the chart draws distributions only; a single sample stays in the tables
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Figure:
     regression_line: float | None = None
     minimum: bool = False
     met_target: bool | None = None
+    higher_is_better: bool = False
     distribution: dict | None = None
     note: str = ""
     comparison: dict | None = None
@@ -87,14 +90,16 @@ class Figure:
     def history_record(self) -> dict:
         return {"value": self.value, "unit": self.unit, "target": self.target,
                 "regression_line": self.regression_line, "minimum": self.minimum,
-                "distribution": self.distribution, "scenario": self.scenario}
+                "higher_is_better": self.higher_is_better, "distribution": self.distribution,
+                "scenario": self.scenario}
 
     @classmethod
     def from_evidence(cls, item_id: str, scenario: str, ev: dict) -> Figure:
         return cls(item_id, scenario, ev.get("name", "?"), float(ev.get("value", 0.0)), ev.get("unit", ""),
                    ev.get("target"), ev.get("target_name"), ev.get("regression_line"),
-                   bool(ev.get("minimum", False)), ev.get("passed"), ev.get("distribution"),
-                   ev.get("note", ""))
+                   bool(ev.get("minimum", False)), ev.get("passed"),
+                   bool(ev.get("higher_is_better") or ev.get("minimum", False)),
+                   ev.get("distribution"), ev.get("note", ""))
 
 
 @dataclass
@@ -297,8 +302,27 @@ def generate(results_dir: Path = RESULTS_DIR, out_dir: Path = REPORTS_DIR, tags:
                             earlier_runs=history.load_runs(history_dir),
                             timing=result_timing(results_dir))
     if store_history and signoff.figures:
-        history.store_run({f.key: f.history_record() for f in signoff.figures}, facts, history_dir)
+        history.store_run({f.key: f.history_record() for f in signoff.figures}, facts, history_dir,
+                          outcome=run_outcome(signoff, tags, feature_paths))
     return signoff, write_signoff(signoff, out_dir)
+
+
+def selection_is_complete(tags: Sequence[str] = (), feature_paths: Sequence[str | Path] = (),
+                          all_scenarios: Sequence[coverage.TaggedScenario] | None = None) -> bool:
+    """Whether the run's selection (tags, feature paths) chose every scenario of the suite."""
+    if any(re.search(r":\d+(:\d+)*$", str(p)) for p in feature_paths):
+        return False  # file.feature:LINE runs one scenario, even though its whole file is scanned
+    everything = list(all_scenarios if all_scenarios is not None else coverage.scan())
+    chosen = coverage.selected(coverage.scan(feature_paths) if feature_paths else everything, tags)
+    return {(s.feature_file, s.line) for s in chosen} == {(s.feature_file, s.line) for s in everything}
+
+
+def run_outcome(signoff: Signoff, tags: Sequence[str] = (), feature_paths: Sequence[str | Path] = (),
+                all_scenarios: Sequence[coverage.TaggedScenario] | None = None) -> dict:
+    """What the history keeps about a run besides its figures (a baseline must be a whole, green run)."""
+    return history.run_outcome(tags, feature_paths,
+                               selection_is_complete(tags, feature_paths, all_scenarios),
+                               signoff.counts, signoff.run.get("scenario_results", {}))
 
 
 def _fmt(value: float | None, unit: str = "") -> str:
@@ -398,10 +422,15 @@ def _status_span(status: str) -> str:
 
 
 def latency_chart(figures: Sequence[Figure]) -> str:
-    """Inline SVG: per figure with a distribution, bars for p50/p95/p99/max, target and line marks."""
-    rows = [f for f in figures if f.distribution]
+    """Inline SVG: per figure with a distribution, bars for p50/p95/p99/max, target and line marks.
+
+    Only distributions of at least ``CHART_MIN_SAMPLES`` samples are drawn: one sample has no
+    spread to show, and its value is in the item's evidence and the evidence table already.
+    """
+    rows = [f for f in figures if f.distribution
+            and (f.distribution.get("count") or 0) >= CHART_MIN_SAMPLES]
     if not rows:
-        return '<p class="muted">No figure of this run carries a sample distribution.</p>'
+        return '<p class="muted">No figure of this run carries a distribution of repeated samples.</p>'
     label_w, bar_w, row_h, pad = 300, 520, 74, 20
     height = pad + row_h * len(rows) + 24
     parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 140}" '

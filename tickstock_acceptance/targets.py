@@ -84,6 +84,16 @@ BENCH_EXPANSION_AIM_MS = 100.0          # median in-process expansion time
 BENCH_UI_QUERY_P95_AIM_MS = 5.0         # get_etf_universe(theme, true) p95
 BENCH_DELIVERY_P99_VS_RAW_AIM = 2.0     # notification delivery p99 / raw redis-py pub-sub p99
 
+# -- Baseline comparison (warnings, never failures) -----------------------------------------------
+# How ``history.compare`` decides that a figure moved beyond run-to-run noise against the accepted
+# baseline. A change beyond the band is a warning in the sign-off; failing is the job of the targets
+# and regression lines above.
+BASELINE_MIN_RUNS = 3            # earlier runs needed before their spread is trusted as the noise estimate
+BASELINE_WINDOW = 10             # how many earlier runs (the latest) the spread is taken from
+BASELINE_MIN_SAMPLES = 5         # samples a distribution needs before its p50→p95 spread is trusted
+BASELINE_SIGMAS = 3.0            # noise band = this many robust standard deviations of earlier runs
+BASELINE_RELATIVE_FLOOR = 0.05   # changes under 5 % of the baseline (or of the target) are never flagged
+
 ALL_TARGETS = {
     t.name: t
     for t in (

@@ -84,10 +84,6 @@ class UniverseFlow:
         self.subscriber = AppSubscriber(self.system, channels=(UNIVERSE_CHANNEL,)).start()
         return self.subscriber
 
-    def observe_everything(self) -> AppSubscriber:
-        self.observer = AppSubscriber(self.system, channels=(), patterns=("*",)).start()
-        return self.observer
-
     def register_offline_instance(self, group: str) -> None:
         self.offline = StreamCatchUp(self.system, group)
         self.offline.register()

@@ -92,7 +92,9 @@ def _expand(args, producer: Producer) -> int:
             raise UsageError(f"--source {args.source}: no such file")
         try:
             producer.etf_manager.source = load_source(path)
-        except (ValueError, KeyError, TypeError) as exc:
+        except OSError as exc:
+            raise UsageError(f"--source {args.source}: cannot read it ({exc.strerror or exc})") from None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # SourceError is a ValueError
             raise UsageError(f"--source {args.source}: not an ETF source file ({exc})") from None
     themes = [t.strip() for t in args.themes.split(",") if t.strip()] if args.themes else None
     if args.repeat_until_stopped:

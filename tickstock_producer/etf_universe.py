@@ -50,16 +50,58 @@ class Theme:
     etfs: tuple[Etf, ...]
 
 
+class SourceError(ValueError):
+    """An ETF source file that does not have the shape of ``data/etf_universe.json``."""
+
+
+def _number(value, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SourceError(f"{where} must be a number, not {json.dumps(value)[:40]}")
+    return float(value)
+
+
+def _text(value, where: str) -> str:
+    if not isinstance(value, str):
+        raise SourceError(f"{where} must be a string, not {json.dumps(value)[:40]}")
+    return value
+
+
+def _theme(name: str, t) -> Theme:
+    where = f"themes.{name}"
+    if not isinstance(t, dict):
+        raise SourceError(f"{where} must be an object with an 'etfs' list")
+    if not isinstance(t.get("etfs"), list):
+        raise SourceError(f"{where}.etfs must be a list of ETFs")
+    flt = t.get("liquidity_filter") or {}
+    if not isinstance(flt, dict):
+        raise SourceError(f"{where}.liquidity_filter must be an object")
+    for key, value in flt.items():
+        _number(value, f"{where}.liquidity_filter.{key}")
+    etfs = []
+    for n, e in enumerate(t["etfs"]):
+        at = f"{where}.etfs[{n}]"
+        if not isinstance(e, dict):
+            raise SourceError(f"{at} must be an object with symbol, aum and avg_volume")
+        missing = [k for k in ("symbol", "aum", "avg_volume") if k not in e]
+        if missing:
+            raise SourceError(f"{at} lacks {', '.join(missing)}")
+        etfs.append(Etf(_text(e["symbol"], f"{at}.symbol").strip().upper(),
+                        _text(e.get("name", ""), f"{at}.name"), name,
+                        _number(e["aum"], f"{at}.aum"), _number(e["avg_volume"], f"{at}.avg_volume")))
+    return Theme(name, _text(t.get("focus", ""), f"{where}.focus"),
+                 _text(t.get("criteria", ""), f"{where}.criteria"), dict(flt), tuple(etfs))
+
+
 def load_source(path: Path | str = DATA_FILE) -> dict[str, Theme]:
-    """Themes of the reference data file, in file order."""
+    """Themes of the reference data file, in file order.
+
+    A file of another shape raises ``SourceError`` (a ``ValueError``) naming the first bad field,
+    so the command line can report it in one line instead of failing half-way through a run.
+    """
     raw = json.loads(Path(path).read_text())
-    themes = {}
-    for name, t in raw["themes"].items():
-        etfs = tuple(Etf(e["symbol"].strip().upper(), e.get("name", ""), name, float(e["aum"]),
-                         float(e["avg_volume"])) for e in t["etfs"])
-        themes[name] = Theme(name, t.get("focus", ""), t.get("criteria", ""),
-                             dict(t.get("liquidity_filter") or {}), etfs)
-    return themes
+    if not isinstance(raw, dict) or not isinstance(raw.get("themes"), dict):
+        raise SourceError("the file must be a JSON object with a 'themes' object (theme name → theme)")
+    return {name: _theme(name, t) for name, t in raw["themes"].items()}
 
 
 def passes_filter(etf: Etf, liquidity_filter: dict) -> bool:

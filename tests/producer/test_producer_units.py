@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -11,8 +12,9 @@ from tests.conftest import run_cli
 from tickstock_acceptance import consumer
 from tickstock_acceptance.contract import CHANNEL_NAMING_PATTERN, CHANNELS
 from tickstock_acceptance.load import Sample, peak_in_flight, stock_universes
+from tickstock_acceptance.waiting import wait_until
 from tickstock_producer import events
-from tickstock_producer.etf_universe import Etf, Theme, apply_liquidity_filter, load_source
+from tickstock_producer.etf_universe import Etf, SourceError, Theme, apply_liquidity_filter, load_source
 from tickstock_producer.historical_loader import ANCHOR_DATE, synthetic_bars, trading_days
 from tickstock_producer.stock_universe import market_caps, tier_universes
 
@@ -115,6 +117,37 @@ def test_publisher_publishes_and_persists_ordered_unique_messages(redis_server):
     assert r.xlen(events.stream_key(events.CHANNEL_UNIVERSE_UPDATED)) == 20
 
 
+class _RedisOnly:
+    """Just enough of AcceptanceSystem for a consumer-side observer on a test Redis."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def redis_client(self, db, **kw):
+        import redis
+
+        return redis.Redis(host=self.server.host, port=self.server.port, db=db, decode_responses=True, **kw)
+
+
+def test_red1_observer_sees_every_tickstock_channel_and_nothing_else(redis_server):
+    """On a shared Redis other applications' channels are not judged; misnamed TickStock ones are."""
+    observer = consumer.observe_tickstock_channels(_RedisOnly(redis_server))
+    publisher = _RedisOnly(redis_server).redis_client(14)
+    try:
+        for channel in ("other.app.events", "tickstock.universe.updated", "tickstock:cache:sync_complete",
+                        "metrics"):
+            publisher.publish(channel, json.dumps({"n": 1}))
+        wait_until(lambda: len(observer.snapshot()) >= 2, 5, "the observer receiving two messages")
+        time.sleep(0.2)  # anything else published would have arrived by now
+        seen = sorted(r.channel for r in observer.snapshot())
+    finally:
+        observer.stop()
+        publisher.close()
+    assert seen == ["tickstock.universe.updated", "tickstock:cache:sync_complete"]
+    misnamed = [c for c in seen if not consumer.channel_follows_convention(c)]
+    assert misnamed == ["tickstock:cache:sync_complete"]
+
+
 def test_cli_help_and_bad_arguments():
     ok = run_cli("--help", module="tickstock_producer")
     assert ok.returncode == 0 and "expand" in ok.stdout and "summary" in ok.stdout
@@ -125,6 +158,48 @@ def test_cli_help_and_bad_arguments():
         assert bad.returncode == 2, (args, bad)
         assert len(bad.stderr.strip().splitlines()) == 1 and bad.stderr.startswith("error:"), bad.stderr
         assert "Traceback" not in bad.stderr
+
+
+MALFORMED_SOURCES = {
+    "themes is a number": {"themes": 5},
+    "not an object": [1, 2],
+    "theme is a list": {"themes": {"x": []}},
+    "etfs missing": {"themes": {"x": {"focus": "f"}}},
+    "etf is a number": {"themes": {"x": {"etfs": [1]}}},
+    "symbol is a number": {"themes": {"x": {"etfs": [{"symbol": 1, "aum": 1e9, "avg_volume": 1e6}]}}},
+    "aum missing": {"themes": {"x": {"etfs": [{"symbol": "SPY", "avg_volume": 1e6}]}}},
+    "aum is text": {"themes": {"x": {"etfs": [{"symbol": "SPY", "aum": "big", "avg_volume": 1e6}]}}},
+    "filter is a list": {"themes": {"x": {"liquidity_filter": [1], "etfs": []}}},
+    "filter threshold is text": {"themes": {"x": {"liquidity_filter": {"min_aum": "1e9"}, "etfs": []}}},
+    "focus is a number": {"themes": {"x": {"focus": 3, "etfs": []}}},
+}
+
+
+@pytest.mark.parametrize("shape", list(MALFORMED_SOURCES))
+def test_malformed_source_is_a_source_error_naming_the_field(shape, tmp_path):
+    path = tmp_path / "source.json"
+    path.write_text(json.dumps(MALFORMED_SOURCES[shape]))
+    with pytest.raises(SourceError):
+        load_source(path)
+
+
+def test_source_of_the_reference_shape_loads(tmp_path):
+    path = tmp_path / "source.json"
+    path.write_text(json.dumps({"themes": {"x": {"liquidity_filter": None, "etfs": [
+        {"symbol": " spy ", "aum": 5, "avg_volume": 7}]}}}))
+    theme = load_source(path)["x"]
+    assert theme.etfs == (Etf("SPY", "", "x", 5.0, 7.0),) and theme.liquidity_filter == {}
+
+
+@pytest.mark.parametrize("content", ['{"themes": 5}', '{"themes": {"x": {"etfs": [{"symbol": 1}]}}}',
+                                     '{"themes": {"x": {"etfs": ["SPY"]}}}', "[]", "not json"])
+def test_cli_expand_with_a_malformed_source_is_one_line_exit_2(content, tmp_path):
+    path = tmp_path / "source.json"
+    path.write_text(content)
+    bad = run_cli("expand", "--source", str(path), module="tickstock_producer")
+    assert bad.returncode == 2, bad
+    assert len(bad.stderr.strip().splitlines()) == 1 and bad.stderr.startswith("error: --source"), bad.stderr
+    assert "Traceback" not in bad.stderr and "not an ETF source file" in bad.stderr
 
 
 def test_peak_in_flight_counts_overlapping_samples_only():

@@ -158,3 +158,42 @@ def test_same_evidence_name_from_two_scenarios_keeps_both_figures_in_history(res
     history.store_run({f.key: f.history_record() for f in signoff.figures}, FACTS, tmp_path)
     stored = history.load_runs(tmp_path)[0]["figures"]
     assert {k: v["value"] for k, v in stored.items()} == keys
+
+
+def test_chart_draws_distributions_of_two_or_more_samples_only(results_dir):
+    single = dict(round_trip(), distribution={"count": 1, "p50": 3.0, "p95": 3.0, "p99": 3.0, "max": 3.0,
+                                              "mean": 3.0})
+    write_result(results_dir, "db ok", "passed", ["ENV-1"], evidence=[single])
+    signoff = build(results_dir)
+    chart = so.latency_chart(signoff.figures)
+    assert "<svg" not in chart and "repeated samples" in chart
+    page = so.render_html(signoff)
+    assert "database round trip: <b>3 ms</b>" in page  # the single value stays in the item's evidence
+    write_result(results_dir, "delivery", "passed", ["PERF-1"], evidence=[delivery(60.0)])
+    chart = so.latency_chart(build(results_dir).figures)
+    assert "<svg" in chart and "message delivery" in chart and "database round trip" not in chart
+
+
+def test_history_keeps_each_runs_selection_and_item_counts(results_dir, tmp_path):
+    write_result(results_dir, "db ok", "passed", ["ENV-1"], evidence=[round_trip()])
+    write_result(results_dir, "redis ok", "failed", ["ENV-2"], "boom")
+    signoff = build(results_dir)
+    whole = so.run_outcome(signoff, all_scenarios=SCENARIOS)
+    assert whole["selection"] == {"tags": [], "features": [], "complete": True}
+    assert whole["item_counts"] == signoff.counts and whole["item_counts"]["failed"] == 1
+    assert whole["scenario_results"] == {"passed": 1, "failed": 1}
+    subset = so.run_outcome(signoff, ["@checklist:ENV-1"], all_scenarios=SCENARIOS)
+    assert subset["selection"]["complete"] is False
+    every = so.run_outcome(signoff, ["not @checklist:nothing"], all_scenarios=SCENARIOS)
+    assert every["selection"]["complete"]  # a tag expression that selects every scenario is whole
+    history.store_run({f.key: f.history_record() for f in signoff.figures}, FACTS, tmp_path, subset)
+    stored = history.load_runs(tmp_path)[0]
+    assert stored["outcome"] == subset
+    assert "1 checklist item(s) failed" in "; ".join(history.incomplete_reasons(stored))
+
+
+def test_feature_paths_count_as_a_partial_selection_unless_they_name_every_scenario():
+    assert so.selection_is_complete()
+    assert so.selection_is_complete(feature_paths=["features"])
+    assert not so.selection_is_complete(feature_paths=["features/00_environment_validation.feature"])
+    assert not so.selection_is_complete(feature_paths=["features/70_target_compliance.feature:4"])
