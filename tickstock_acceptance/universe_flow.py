@@ -144,12 +144,7 @@ class UniverseFlow:
         data["themes"][theme] = {"focus": "unwritable", "criteria": "blank symbol",
                                  "liquidity_filter": {}, "etfs": [{"symbol": " ", "name": "blank",
                                                                    "aum": 1e12, "avg_volume": 1e9}]}
-        fd, name = tempfile.mkstemp(prefix="test_etf_source_", suffix=".json")
-        path = Path(name)
-        with open(fd, "w") as fh:
-            json.dump(data, fh)
-        self._tmp.append(path)
-        return str(path)
+        return self._source_file(data)
 
     # -- what the notifications say -----------------------------------------------------------
     def expected_themes(self) -> list[str]:
