@@ -121,3 +121,17 @@ def by_phrase(phrase: str) -> Target:
             return t
     raise KeyError(f"no target called {phrase!r}; known: "
                    + ", ".join(n.removesuffix("_time").replace("_", " ") for n in ALL_TARGETS))
+
+# -- Message persistence (RED-2): the stream contract and how the suite exercises it ------------
+# The producer's documented stream bound (``XADD ... MAXLEN ~ 10000``, tickstock_producer.events;
+# a unit test keeps the two equal). Approximate trimming removes whole stream nodes only, so a
+# stream may stay above MAXLEN by less than one node: at most ``stream-node-max-entries`` entries,
+# read from the server (CONFIG GET) or, where CONFIG is disabled, Redis's default below.
+STREAM_MAXLEN = 10_000
+STREAM_TRIM_SLACK_DEFAULT = 100
+RED2_CRASH_READ_COUNT = 3        # entries the crashing instance reads and never acknowledges
+RED2_CLAIM_MIN_IDLE_MS = 200     # XAUTOCLAIM min-idle-time: unacknowledged this long = owner is gone
+RED2_CLAIM_DEADLINE_S = 5.0      # the claim must succeed within this long after the crash
+RED2_BURST_PRODUCERS = 3         # producer processes publishing the volume at once (own themes)
+RED2_BURST_THEMES_PER_PRODUCER = 50  # one-ETF themes per burst producer (notifications per round)
+RED2_BURST_DEADLINE_S = 20.0     # the volume must be on the stream within this long (about 8 s on 2 cores)

@@ -114,7 +114,11 @@ class UniverseFlow:
             observed.persisted = self.stream.from_producer(observed.producer_id)
             live = self.subscriber or self.observer
             if live is not None:
-                observed.live = live.settle(observed.producer_id, len(observed.persisted),
+                # How many to wait for: what reached the stream, or what the producer says it
+                # published if that is more (a producer that skips the stream still publishes live).
+                # Only the wait uses the producer's word; the checks compare with the source data.
+                claimed = len([m for m in run.report.get("published", []) if m])
+                observed.live = live.settle(observed.producer_id, max(len(observed.persisted), claimed),
                                             DELIVERY_DEADLINE_S)
         self.expansions.append(observed)
         return observed

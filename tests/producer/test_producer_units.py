@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.conftest import run_cli
-from tickstock_acceptance import consumer
+from tickstock_acceptance import consumer, stream_checks, targets
 from tickstock_acceptance.contract import CHANNEL_NAMING_PATTERN, CHANNELS
 from tickstock_acceptance.load import Sample, peak_in_flight, stock_universes
 from tickstock_acceptance.waiting import wait_until
@@ -69,6 +69,7 @@ def test_schemas_accept_good_and_reject_bad_messages():
 
 def test_suite_and_producer_agree_on_the_contract():
     assert consumer.STREAM_KEY_PREFIX == events.STREAM_PREFIX
+    assert targets.STREAM_MAXLEN == events.STREAM_MAXLEN  # RED-2 judges the documented bound
     assert consumer.UNIVERSE_CHANNEL == events.CHANNEL_UNIVERSE_UPDATED == CHANNELS["universe_updated"]
     assert all(CHANNEL_NAMING_PATTERN.match(c) for c in events.EVENT_CHANNELS.values())
     rec = consumer.decode("tickstock.universe.updated", json.dumps(_message()), 0.0)
@@ -217,3 +218,38 @@ def test_producer_stock_tiers_agree_with_the_suites_statement_of_them():
     for round_no in range(5):
         caps = market_caps(symbols, round_no)
         assert tier_universes(caps, "test_") == stock_universes(caps)
+
+
+def test_theme_names_of_the_stream_burst_are_valid_theme_names():
+    import re
+
+    names = [stream_checks.BURST_THEME_PREFIX + stream_checks._letters(n) for n in (0, 25, 26, 700)]
+    assert names[:3] == ["test_stream_burst_a", "test_stream_burst_z", "test_stream_burst_ba"]
+    assert all(re.fullmatch(r"[a-z][a-z_]*", n) for n in names) and len(set(names)) == 4
+
+
+def test_a_group_member_claims_what_a_crashed_member_left_unacknowledged(redis_server):
+    import redis
+
+    system = _RedisOnly(redis_server)
+    first = stream_checks.GroupInstance(system, "unit_crash_group", "app-1")
+    second = stream_checks.GroupInstance(system, "unit_crash_group", "app-2")
+    first.register()
+    r = redis.Redis(host=redis_server.host, port=redis_server.port, db=14, decode_responses=True)
+    pub = events.EventPublisher(r, "test_service")
+    data = {"theme": "bonds", "symbol_count": 3, "action": "created", "cache_key": "etf_bonds"}
+    for _ in range(5):
+        pub.publish("theme_updated", data)
+    read = first.read(2)
+    first.crash()
+    assert [rec.message["sequence"] for _, rec in read] == [1, 2]
+    assert second.claim(60_000) == []  # not idle long enough: still the first member's
+    claimed = wait_until(lambda: second.claim(50), 5, "claim after 50 ms idle")
+    assert [i for i, _ in claimed] == [i for i, _ in read]
+    second.ack([i for i, _ in claimed])
+    rest = second.read(100)
+    second.ack([i for i, _ in rest])
+    assert [rec.message["sequence"] for _, rec in rest] == [3, 4, 5]
+    assert second.pending() == 0 and second.read(100) == [] and second.claim(0) == []
+    assert second.own_history() == []
+    assert stream_checks.trim_slack(r) == 100  # Redis's default stream-node-max-entries
