@@ -141,13 +141,21 @@ class EventPublisher:
             message = self.build(event_type, data)
             message["sequence"] = next(self._sequence)
             message["timestamp"] = now_iso()
-            errors = schema_errors(message)
-            if errors:
-                raise InvalidEvent(f"{event_type} does not match its schema: {'; '.join(errors)}")
+            self.validate(message)
             message["timestamp"] = now_iso()  # the publish time, after the validation cost
-            payload = json.dumps(message, separators=(",", ":"))
-            pipe = self.client.pipeline(transaction=True)
-            pipe.publish(channel, payload)
-            pipe.xadd(stream_key(channel), {"data": payload}, maxlen=STREAM_MAXLEN, approximate=True)
-            receivers, stream_id = pipe.execute()
+            receivers, stream_id = self.send(channel, json.dumps(message, separators=(",", ":")))
         return Published(message["message_id"], message["sequence"], channel, str(stream_id), int(receivers))
+
+    def validate(self, message: dict) -> None:
+        """A message that does not match its JSON Schema is a producer bug: it is never published."""
+        errors = schema_errors(message)
+        if errors:
+            raise InvalidEvent(f"{message['event_type']} does not match its schema: {'; '.join(errors)}")
+
+    def send(self, channel: str, payload: str) -> tuple[int, str]:
+        """PUBLISH for live subscribers and XADD (bounded) for offline ones, atomically."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.publish(channel, payload)
+        pipe.xadd(stream_key(channel), {"data": payload}, maxlen=STREAM_MAXLEN, approximate=True)
+        receivers, stream_id = pipe.execute()
+        return int(receivers), str(stream_id)
