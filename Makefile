@@ -49,4 +49,4 @@ clean:
 
 ## make bench: performance figures (reported, not a gate): expansion, function latencies, delivery vs raw pub-sub
 bench: setup
-	$(PY) -m tickstock_acceptance.bench $(ARGS)
+	$(PY) -m tickstock_acceptance.cli.bench $(ARGS)

@@ -2,8 +2,8 @@
 
 from behave.fixture import use_fixture
 
-from tickstock_acceptance.errors import SuiteError
-from tickstock_acceptance.fixtures import (
+from tickstock_acceptance.core.errors import SuiteError
+from tickstock_acceptance.infra.fixtures import (
     acceptance_system,
     report_and_abort,
     report_and_stop_after_this_feature,

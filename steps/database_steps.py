@@ -3,11 +3,12 @@
 from behave import given, then, when
 from hamcrest import assert_that, empty, equal_to, greater_than_or_equal_to, has_length, is_in, is_not
 
-from tickstock_acceptance import evidence, step_types  # noqa: F401  (registers parameter types)
-from tickstock_acceptance import targets as T
-from tickstock_acceptance.legacy_compat import LEGACY_QUERIES, LegacyCompatibility
-from tickstock_acceptance.load import STOCK_SYMBOL_COUNT, StockUniverseMaintenance, stock_universes
-from tickstock_acceptance.universe_flow import flow_of
+from tickstock_acceptance.checks.database.legacy_compat import LEGACY_QUERIES, LegacyCompatibility
+from tickstock_acceptance.checks.etf.universe_flow import flow_of
+from tickstock_acceptance.config import targets as T
+from tickstock_acceptance.reporting import evidence
+from tickstock_acceptance.steplib import parameter_types  # noqa: F401  (registers parameter types)
+from tickstock_acceptance.sut.ui_clients import STOCK_SYMBOL_COUNT, StockUniverseMaintenance, stock_universes
 
 PHASE3_COLUMNS = ["universe_category", "liquidity_filter", "universe_metadata", "last_universe_update"]
 

@@ -3,9 +3,10 @@
 from behave import given, then
 from hamcrest import assert_that, empty, equal_to, has_items
 
-from tickstock_acceptance import evidence, step_types  # noqa: F401  (registers parameter types)
+from tickstock_acceptance.checks.environment.probe import EnvironmentProbe
 from tickstock_acceptance.contract import CHANNEL_NAMING_PATTERN
-from tickstock_acceptance.envcheck import EnvironmentProbe
+from tickstock_acceptance.reporting import evidence
+from tickstock_acceptance.steplib import parameter_types  # noqa: F401  (registers parameter types)
 
 SAMPLES = 20
 

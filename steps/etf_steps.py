@@ -16,11 +16,7 @@ from hamcrest import (
     only_contains,
 )
 
-from tickstock_acceptance import evidence, step_types  # noqa: F401  (registers parameter types)
-from tickstock_acceptance import targets as T
-from tickstock_acceptance.etf_checks import SchemaCompatibility, filter_misses
-from tickstock_acceptance.load import UiQuerySampler
-from tickstock_acceptance.universe_flow import (
+from tickstock_acceptance.checks.etf.universe_flow import (
     BackgroundExpansions,
     Impact,
     below_filter,
@@ -29,6 +25,11 @@ from tickstock_acceptance.universe_flow import (
     measure_without_expansion,
     reference_themes,
 )
+from tickstock_acceptance.checks.etf.universes import SchemaCompatibility, filter_misses
+from tickstock_acceptance.config import targets as T
+from tickstock_acceptance.reporting import evidence
+from tickstock_acceptance.steplib import parameter_types  # noqa: F401  (registers parameter types)
+from tickstock_acceptance.sut.ui_clients import UiQuerySampler
 
 LEGACY_COLUMNS = ("id", "type", "name", "key", "value", "environment", "created_at", "updated_at")
 

@@ -5,10 +5,11 @@ import time
 from behave import then, when
 from hamcrest import assert_that, empty, equal_to, greater_than_or_equal_to
 
-from tickstock_acceptance import evidence, step_types  # noqa: F401  (registers parameter types)
-from tickstock_acceptance import targets as T
-from tickstock_acceptance.load import concurrent_universe_queries
-from tickstock_acceptance.universe_flow import flow_of
+from tickstock_acceptance.checks.etf.universe_flow import flow_of
+from tickstock_acceptance.config import targets as T
+from tickstock_acceptance.reporting import evidence
+from tickstock_acceptance.steplib import parameter_types  # noqa: F401  (registers parameter types)
+from tickstock_acceptance.sut.ui_clients import concurrent_universe_queries
 
 
 @when("{clients:d} TickStockApp clients each run {queries:d} ETF universe queries at the same time")

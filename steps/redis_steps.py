@@ -13,11 +13,12 @@ from hamcrest import (
     less_than_or_equal_to,
 )
 
-from tickstock_acceptance import evidence, step_types  # noqa: F401  (registers parameter types)
-from tickstock_acceptance import targets as T
-from tickstock_acceptance.consumer import channel_follows_convention, observe_tickstock_channels
-from tickstock_acceptance.stream_checks import red2_of
-from tickstock_acceptance.universe_flow import flow_of
+from tickstock_acceptance.checks.etf.universe_flow import flow_of
+from tickstock_acceptance.checks.redis.persistence import red2_of
+from tickstock_acceptance.config import targets as T
+from tickstock_acceptance.reporting import evidence
+from tickstock_acceptance.steplib import parameter_types  # noqa: F401  (registers parameter types)
+from tickstock_acceptance.sut.subscriber import channel_follows_convention, observe_tickstock_channels
 
 
 @given("an observer subscribed to every tickstock channel of the test Redis")

@@ -73,7 +73,7 @@ def full_run() -> CliResult:
 @pytest.fixture(scope="session")
 def embedded_postgres():
     """A throwaway PostgreSQL (SCRAM auth over TCP) owned by the test session."""
-    from tickstock_acceptance.services import EmbeddedPostgres, RunDir
+    from tickstock_acceptance.infra.embedded import EmbeddedPostgres, RunDir
 
     run_dir = RunDir()
     pg = EmbeddedPostgres(run_dir.path).start()

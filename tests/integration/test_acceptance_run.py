@@ -11,7 +11,7 @@ import sys
 import psutil
 
 from tests.conftest import ROOT, run_cli, run_dirs, server_processes
-from tickstock_acceptance.waiting import wait_until
+from tickstock_acceptance.core.waiting import wait_until
 
 
 def check_clean_run(result, leftovers) -> None:

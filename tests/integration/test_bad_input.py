@@ -7,8 +7,8 @@ import pytest
 from psycopg2 import sql
 
 from tests.conftest import run_cli
-from tickstock_acceptance.db import session
-from tickstock_acceptance.schema import apply_migrations
+from tickstock_acceptance.infra.db import session
+from tickstock_acceptance.infra.migrations import apply_migrations
 
 
 def assert_one_line_error(result, *fragments: str, code: int = 2) -> str:

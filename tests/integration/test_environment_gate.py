@@ -11,8 +11,8 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.integration.test_bad_input import create_database, external_env
-from tickstock_acceptance.db import session
-from tickstock_acceptance.services import EmbeddedRedis, RunDir
+from tickstock_acceptance.infra.db import session
+from tickstock_acceptance.infra.embedded import EmbeddedRedis, RunDir
 
 
 @pytest.fixture(scope="module")

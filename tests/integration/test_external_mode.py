@@ -15,7 +15,7 @@ from psycopg2 import sql
 from tests.conftest import run_cli
 from tests.integration.test_bad_input import create_database
 from tests.integration.test_environment_gate import embedded_redis  # noqa: F401 (fixture)
-from tickstock_acceptance.db import session
+from tickstock_acceptance.infra.db import session
 
 
 def test_external_run_with_consumer_producer_and_admin_roles(embedded_postgres, embedded_redis):  # noqa: F811

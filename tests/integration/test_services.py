@@ -5,9 +5,9 @@ from __future__ import annotations
 import psutil
 import pytest
 
-from tickstock_acceptance.db import try_select_one
-from tickstock_acceptance.redis_client import try_ping
-from tickstock_acceptance.services import EmbeddedPostgres, EmbeddedRedis, RunDir, reap_stale_runs
+from tickstock_acceptance.infra.db import try_select_one
+from tickstock_acceptance.infra.embedded import EmbeddedPostgres, EmbeddedRedis, RunDir, reap_stale_runs
+from tickstock_acceptance.infra.redis_client import try_ping
 
 
 @pytest.fixture

@@ -9,10 +9,12 @@ import time
 import pytest
 
 from tests.conftest import run_cli
-from tickstock_acceptance import consumer, stream_checks, targets
+from tickstock_acceptance.checks.redis import persistence as stream_checks
+from tickstock_acceptance.config import targets
 from tickstock_acceptance.contract import CHANNEL_NAMING_PATTERN, CHANNELS
-from tickstock_acceptance.load import Sample, peak_in_flight, stock_universes
-from tickstock_acceptance.waiting import wait_until
+from tickstock_acceptance.core.waiting import wait_until
+from tickstock_acceptance.sut import subscriber as consumer
+from tickstock_acceptance.sut.ui_clients import Sample, peak_in_flight, stock_universes
 from tickstock_producer import events
 from tickstock_producer.etf_universe import Etf, SourceError, Theme, apply_liquidity_filter, load_source
 from tickstock_producer.historical_loader import ANCHOR_DATE, synthetic_bars, trading_days
@@ -78,7 +80,7 @@ def test_suite_and_producer_agree_on_the_contract():
 
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory):
-    from tickstock_acceptance.services import EmbeddedRedis
+    from tickstock_acceptance.infra.embedded import EmbeddedRedis
 
     server = EmbeddedRedis(tmp_path_factory.mktemp("redis")).start()
     try:

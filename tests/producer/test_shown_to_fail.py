@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tickstock_acceptance.isolated_run import run_isolated
+from tests.isolated_run import run_isolated
 
 FEATURES = [
     "features/00_environment_validation.feature",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import run_cli
-from tickstock_acceptance.bench import bench_settings
-from tickstock_acceptance.errors import SuiteError
+from tickstock_acceptance.cli.bench import bench_settings
+from tickstock_acceptance.core.errors import SuiteError
 
 
 def test_bench_takes_test_environment_variables_and_d_arguments():
@@ -28,7 +28,7 @@ def test_bench_refuses_bad_arguments_as_suite_errors(argv):
     ([], {"TEST_DB_PORT": "abc"}, "db_port must be a port number"),
 ])
 def test_bench_command_bad_setting_is_one_line_exit_2(args, env, says):
-    bad = run_cli(*args, env=env, module="tickstock_acceptance.bench")
+    bad = run_cli(*args, env=env, module="tickstock_acceptance.cli.bench")
     assert bad.returncode == 2, bad
     assert bad.stderr.startswith("ERROR: ") and says in bad.stderr and "— fix: " in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr

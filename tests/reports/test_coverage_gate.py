@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 import shutil
 
-from tickstock_acceptance import checklist, coverage
-from tickstock_acceptance.checklist import Item
+from tickstock_acceptance.config import checklist
+from tickstock_acceptance.config.checklist import Item
+from tickstock_acceptance.reporting import coverage
 
 FEATURE = """\
 Feature: Sample

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import run_cli
-from tickstock_acceptance import history, targets
-from tickstock_acceptance.errors import SuiteError
-from tickstock_acceptance.evidence import record
+from tickstock_acceptance.config import targets
+from tickstock_acceptance.core.errors import SuiteError
+from tickstock_acceptance.reporting import history
+from tickstock_acceptance.reporting.evidence import record
 
 KEY = "PERF-1 · message delivery"
 

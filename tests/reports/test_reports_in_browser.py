@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tickstock_acceptance import checklist
+from tickstock_acceptance.config import checklist
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "reports" / "screenshots"

@@ -7,12 +7,12 @@ import json
 import pytest
 
 from tests.reports.conftest import write_result
-from tickstock_acceptance import history
-from tickstock_acceptance import signoff as so
-from tickstock_acceptance.checklist import Item
-from tickstock_acceptance.coverage import TaggedScenario
-from tickstock_acceptance.results import load_results
-from tickstock_acceptance.targets import GENERAL_QUERY, MESSAGE_DELIVERY
+from tickstock_acceptance.config.checklist import Item
+from tickstock_acceptance.config.targets import GENERAL_QUERY, MESSAGE_DELIVERY
+from tickstock_acceptance.reporting import history
+from tickstock_acceptance.reporting import signoff as so
+from tickstock_acceptance.reporting.coverage import TaggedScenario
+from tickstock_acceptance.reporting.results import load_results
 
 ITEMS = [Item("ENV-1", "Environment validation", "database", ("general_query_time",), False),
          Item("ENV-2", "Environment validation", "redis", (), False),

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tickstock_acceptance.waiting import wait_until
+from tickstock_acceptance.core.waiting import wait_until
 
 psycopg2 = pytest.importorskip("psycopg2")
 pg_errors = pytest.importorskip("psycopg2.errors")

@@ -1,8 +1,8 @@
 import re
 from pathlib import Path
 
-from tickstock_acceptance.allure_formatter import checklist_labels
-from tickstock_acceptance.checklist import ids_from_tags, items
+from tickstock_acceptance.config.checklist import ids_from_tags, items
+from tickstock_acceptance.reporting.allure_formatter import checklist_labels
 
 SHARED_IDS = Path(__file__).resolve().parents[3] / "shared" / "checklist-ids.md"
 

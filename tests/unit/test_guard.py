@@ -1,7 +1,7 @@
 import pytest
 
-from tickstock_acceptance.errors import TargetRefused
-from tickstock_acceptance.guard import require_test_database, require_test_redis_db
+from tickstock_acceptance.core.errors import TargetRefused
+from tickstock_acceptance.core.guard import require_test_database, require_test_redis_db
 
 
 @pytest.mark.parametrize("name", ["tickstock_test", "x_test"])

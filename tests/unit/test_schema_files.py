@@ -1,6 +1,6 @@
 import re
 
-from tickstock_acceptance.schema import migrations
+from tickstock_acceptance.infra.migrations import migrations
 
 
 def test_migrations_are_numbered_in_order_without_gaps():

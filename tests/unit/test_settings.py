@@ -1,7 +1,7 @@
 import pytest
 
-from tickstock_acceptance.errors import SuiteError
-from tickstock_acceptance.settings import load_settings
+from tickstock_acceptance.config.settings import load_settings
+from tickstock_acceptance.core.errors import SuiteError
 
 
 def test_defaults_are_embedded_with_spec_names():

@@ -1,7 +1,7 @@
 import pytest
 
-from tickstock_acceptance import targets
-from tickstock_acceptance.evidence import Distribution, percentile, record
+from tickstock_acceptance.config import targets
+from tickstock_acceptance.reporting.evidence import Distribution, percentile, record
 
 
 def test_regression_lines_are_target_plus_25_percent():
@@ -41,7 +41,7 @@ def test_evidence_judges_against_target_and_checks_units():
 
 
 def test_assert_within_attaches_then_fails_with_the_numbers():
-    from tickstock_acceptance.evidence import assert_within
+    from tickstock_acceptance.reporting.evidence import assert_within
 
     ok = assert_within("fast", [10.0] * 20, "ms", targets.MESSAGE_DELIVERY)
     assert ok.passed and ok.distribution["count"] == 20

@@ -1,0 +1,335 @@
+"""Command line: ``python -m tickstock_acceptance run|signoff|baseline|coverage|migrate|summary``.
+
+``run`` is what ``make acceptance`` calls: preflight (one-line errors), behave with the Allure
+formatter, the Allure 3 HTML report, the checklist sign-off (reports/signoff.json/.md/.html) and a
+one-screen summary; the exit code is non-zero when any scenario or checklist item failed (2 for
+bad input, 3 when the guard refused a target). ``signoff`` rebuilds the sign-off from the results
+on disk, ``baseline accept`` makes the latest run's figures the accepted performance baseline (a
+run with failed items or a partial selection only with ``--even-if-incomplete``), and
+``coverage`` prints the coverage gate (checklist items without scenarios).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from tickstock_acceptance.config.checklist import items
+from tickstock_acceptance.config.paths import REPORT_DIR, REPORTS_DIR, RESULTS_DIR, ROOT
+from tickstock_acceptance.config.settings import load_settings
+from tickstock_acceptance.core.errors import SuiteError, first_line
+from tickstock_acceptance.reporting.results import load_results
+
+
+def _userdata(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise SuiteError(f"-D {pair!r} is not key=value", "write -D key=value")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = value
+    return out
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tickstock-acceptance", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the acceptance suite and write the report")
+    run.add_argument("--tags", action="append", default=[], help="behave tag expression")
+    run.add_argument("-D", dest="define", action="append", default=[], metavar="KEY=VALUE",
+                     help="setting override (as behave -D)")
+    run.add_argument("--no-report", action="store_true", help="skip rendering the HTML report")
+    run.add_argument("features", nargs="*", help="feature files or directories (default: all)")
+    mig = sub.add_parser("migrate", help="apply sql/ to the configured external *_test database")
+    mig.add_argument("-D", dest="define", action="append", default=[], metavar="KEY=VALUE")
+    sub.add_parser("summary", help="print the summary of the last run again (as `signoff` does)")
+    sub.add_parser("signoff", help="rebuild reports/signoff.* from the results of the last run")
+    sub.add_parser("coverage", help="check that every checklist item has a scenario (the gate)")
+    base = sub.add_parser("baseline", help="show or accept the performance baseline")
+    base_sub = base.add_subparsers(dest="baseline_command", required=True)
+    accept = base_sub.add_parser("accept", help="make a stored run (default: the latest) the baseline")
+    accept.add_argument("--run", help="run id under reports/history/runs/ (default: the latest)")
+    accept.add_argument("--by", default=os.environ.get("USER", ""), help="who accepts it")
+    accept.add_argument("--note", default="", help="why (e.g. 'new hardware', 'release 3.0')")
+    accept.add_argument("--even-if-incomplete", action="store_true",
+                        help="accept a run with failed items or a partial selection (--tags, features)")
+    base_sub.add_parser("show", help="print the accepted baseline")
+    return p
+
+
+SELECTION_FILE = REPORTS_DIR / "run-selection.json"  # the last run's --tags and feature paths
+LOCK_FILE = REPORTS_DIR / ".run.lock"
+
+
+@contextlib.contextmanager
+def reports_lock():
+    """Serialize runs that share reports/ (two runs at once would mix their results)."""
+    REPORTS_DIR.mkdir(parents=True, exist_ok=True)
+    with open(LOCK_FILE, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("note: another run is using reports/; waiting for it to finish", file=sys.stderr)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def write_signoff(tags: list[str], features: list[str], extra_facts: dict | None = None,
+                  store_history: bool = True):
+    """Build and write the sign-off for the results on disk; returns (signoff, paths)."""
+    from tickstock_acceptance.reporting.signoff import generate
+
+    return generate(RESULTS_DIR, REPORTS_DIR, tags=tags, feature_paths=features,
+                    extra_facts=extra_facts, store_history=store_history)
+
+
+def render_report(results_dir: Path, report_dir: Path) -> Path | None:
+    """Render Allure 3 HTML from the results; None (with a one-line note) if Allure is missing."""
+    allure = ROOT / "node_modules" / ".bin" / "allure"
+    if not allure.exists():
+        print("note: Allure 3 is not installed (run `npm ci`); HTML report skipped", file=sys.stderr)
+        return None
+    shutil.rmtree(report_dir, ignore_errors=True)
+    proc = subprocess.run([str(allure), "generate", str(results_dir), "-o", str(report_dir)],
+                          cwd=ROOT, capture_output=True, text=True)
+    index = report_dir / "index.html"
+    if proc.returncode != 0 or not index.exists():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        print(f"note: Allure report rendering failed: {tail[0]}", file=sys.stderr)
+        return None
+    return index
+
+
+SUMMARY_MARKS = {"passed": "pass", "failed": "FAIL", "not covered": "----", "not run": "skip"}
+
+
+def summary_text(results_dir: Path, report: Path | None, signoff=None,
+                 signoff_paths: list[Path] | None = None) -> str:
+    """One screen: scenario counts, one mark per checklist item, failures, warnings and file paths.
+
+    Item marks come from the sign-off when there is one (pass, FAIL, skip = not run,
+    ---- = not covered), so the summary and the sign-off never disagree.
+    """
+    results = load_results(results_dir)
+    counts = Counter(r.status for r in results)
+    lines = ["", "=" * 72, "TickStock Phase 3 acceptance — summary", "-" * 72,
+             "Scenarios: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+             if counts else "Scenarios: none ran"]
+    if signoff is not None:
+        lines.append("Checklist: " + ", ".join(f"{n} {s}" for s, n in signoff.counts.items())
+                     + "  (skip = not run, ---- = not covered)")
+        marks = {i.id: SUMMARY_MARKS[i.status] for i in signoff.items}
+    else:
+        by_item: dict[str, list[str]] = {}
+        for r in results:
+            for item_id in r.checklist:
+                by_item.setdefault(item_id, []).append(r.status)
+        marks = {}
+        for item_id, statuses in by_item.items():
+            marks[item_id] = "FAIL" if any(s in ("failed", "broken") for s in statuses) else (
+                "pass" if all(s == "passed" for s in statuses) else "skip")
+    row = [f"{item.id:<7}{marks.get(item.id, '----')}" for item in items()]
+    for i in range(0, len(row), 6):
+        lines.append("  ".join(row[i:i + 6]))
+    if signoff is not None:
+        for item in signoff.items:
+            if item.status == "failed":
+                lines.append(f"FAILED {item.id}: {item.reason[:110]}")
+        for warning in signoff.warnings:
+            lines.append(f"warning: {warning[:120]}")
+        for error in signoff.coverage_errors:
+            lines.append(f"coverage: {error[:120]}")
+    else:
+        for r in results:
+            if r.status in ("failed", "broken"):
+                lines.append(f"FAILED {','.join(r.checklist)}: {r.name}: {r.message[:100]}")
+    lines.append(f"Results: {results_dir}")
+    lines.append(f"Report:  {report}" if report else "Report:  (not rendered)")
+    for path in signoff_paths or []:
+        lines.append(f"Sign-off: {path}")
+    lines.append("=" * 72)
+    return "\n".join(lines)
+
+
+ENVIRONMENT_FEATURE = "features/00_environment_validation.feature"
+
+
+def with_environment_gate(tags: list[str], features: list[str]) -> tuple[list[str], list[str]]:
+    """A subset run still validates the environment first: the gate is always selected."""
+    if tags:
+        tags = ["@environment or (" + " and ".join(f"({t})" for t in tags) + ")"]
+    if features and not any(Path(f).resolve() == (ROOT / ENVIRONMENT_FEATURE).resolve()
+                            for f in features):
+        features = [ENVIRONMENT_FEATURE, *features]
+    return tags, features
+
+
+def validate_selection(tags: list[str], features: list[str]) -> None:
+    """Bad feature paths, bad tag expressions and empty selections end in one line, before a run."""
+    from tickstock_acceptance.reporting.coverage import scan, selected
+
+    for feature in features:
+        path = Path(feature.split(":", 1)[0])
+        if not (path if path.is_absolute() else ROOT / path).exists():
+            raise SuiteError(f"feature path {feature!r} does not exist", "name a file under features/")
+    try:
+        chosen = selected(scan(features), tags)
+    except Exception as exc:  # behave's tag-expression parser raises several types
+        raise SuiteError(f"bad --tags expression {' '.join(tags)!r}: {first_line(exc)}",
+                         "see `behave --tags-help` (e.g. --tags '@checklist:ETF-4')") from None
+    if not [s for s in chosen if ENVIRONMENT_TAG not in s.tags]:
+        raise SuiteError(f"no scenario matches --tags {' '.join(tags) or '(none)'} "
+                         f"{' '.join(features)}".rstrip(),
+                         "check the tag spelling (tags look like @checklist:ETF-4)")
+
+
+ENVIRONMENT_TAG = "environment"
+
+
+def run(args) -> int:
+    with reports_lock():
+        return _run_locked(args)
+
+
+def _run_locked(args) -> int:
+    from tickstock_acceptance.infra.system import preflight
+
+    userdata = _userdata(args.define)
+    settings = load_settings(os.environ, userdata)
+    print(f"Target: {settings.describe()}", flush=True)
+    validate_selection(args.tags, args.features)
+    preflight(settings)
+    started = time.monotonic()
+    results_dir = RESULTS_DIR
+    args.tags, args.features = with_environment_gate(args.tags, args.features)
+    SELECTION_FILE.write_text(json.dumps({"tags": args.tags, "features": args.features}))
+    shutil.rmtree(results_dir, ignore_errors=True)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    # Formatters and the results directory come from behave.ini, so plain `behave` matches.
+    cmd = [sys.executable, "-m", "behave"]
+    for tag in args.tags:
+        cmd += ["--tags", tag]
+    for key, value in userdata.items():
+        cmd += ["-D", f"{key}={value}"]
+    cmd += args.features
+    proc = subprocess.Popen(cmd, cwd=ROOT)
+    try:
+        rc = proc.wait()
+    except KeyboardInterrupt:
+        # behave got the same Ctrl-C; let it run its cleanup (stopping owned servers) first.
+        try:
+            proc.wait(timeout=60)
+        except (KeyboardInterrupt, subprocess.TimeoutExpired):
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+        print("interrupted: servers owned by the run were stopped", file=sys.stderr)
+        return 130
+    duration = round(time.monotonic() - started, 1)
+    report = None if args.no_report else render_report(results_dir, REPORT_DIR)
+    signoff, paths = write_signoff(args.tags, args.features, {"duration_s": duration})
+    print(summary_text(results_dir, report, signoff, paths))
+    item_failed = signoff.counts["failed"] > 0  # e.g. a figure past its regression line
+    return rc or (1 if item_failed else 0)
+
+
+def _last_selection() -> dict:
+    try:
+        return json.loads(SELECTION_FILE.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {"tags": [], "features": []}
+
+
+def regenerate_signoff() -> int:
+    """``signoff``: rebuild the sign-off from the results on disk (same selection, no new history)."""
+    with reports_lock():
+        selection = _last_selection()
+        signoff, paths = write_signoff(selection.get("tags", []), selection.get("features", []),
+                                       store_history=False)
+    index = REPORT_DIR / "index.html"
+    print(summary_text(RESULTS_DIR, index if index.exists() else None, signoff, paths))
+    return 1 if signoff.counts["failed"] else 0
+
+
+def coverage_gate() -> int:
+    from tickstock_acceptance.reporting.coverage import check_coverage, scan
+
+    report = check_coverage(scan())
+    for error in report.errors:
+        print(f"coverage: {error}", file=sys.stderr)
+    covered = sum(1 for i in items() if report.scenarios_by_id.get(i.id))
+    marked = sum(1 for i in items() if i.not_yet_automated)
+    print(f"coverage gate: {covered} items with scenarios, {marked} marked not yet automated, "
+          f"{len(report.errors)} errors")
+    return 1 if report.errors else 0
+
+
+def baseline(args) -> int:
+    from tickstock_acceptance.reporting import history
+    if args.baseline_command == "show":
+        current = history.load_baseline()
+        print(json.dumps(current, indent=2) if current else
+              "no baseline accepted yet (python -m tickstock_acceptance baseline accept)")
+        return 0
+    try:
+        accepted = history.accept_baseline(run=args.run, accepted_by=args.by, note=args.note,
+                                           even_if_incomplete=args.even_if_incomplete)
+    except LookupError as error:
+        raise SuiteError(str(error), "run the suite, then accept one of its stored runs") from None
+    print(f"accepted run {accepted['run_id']} as the baseline ({len(accepted['figures'])} figures) "
+          f"-> {history.baseline_path()}")
+    for reason in accepted.get("accepted_incomplete") or []:
+        print(f"note: accepted although {reason} (--even-if-incomplete)")
+    return 0
+
+
+def migrate(args) -> int:
+    from tickstock_acceptance.core import guard
+    from tickstock_acceptance.infra.db import DbEndpoint, session
+    from tickstock_acceptance.infra.migrations import apply_migrations
+
+    s = load_settings(os.environ, _userdata(args.define))
+    if not s.external:
+        raise SuiteError("migrate applies sql/ to an external database",
+                         "set TEST_DB_HOST/TEST_DB_NAME (embedded runs migrate by themselves)")
+    guard.require_test_database(s.db_name, False, s.UNSAFE_allow_non_test_target)
+    endpoint = DbEndpoint(s.db_host, s.db_port, s.db_name, *s.credentials("admin"))
+    with session(endpoint, autocommit=False) as conn:
+        applied = apply_migrations(conn)
+    print(f"applied migrations {applied or 'none (already up to date)'} to {endpoint.where()}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return run(args)
+        if args.command == "migrate":
+            return migrate(args)
+        if args.command == "signoff":
+            return regenerate_signoff()
+        if args.command == "coverage":
+            return coverage_gate()
+        if args.command == "baseline":
+            return baseline(args)
+        # summary: the same screen the run printed, from the results and sign-off on disk
+        if not any(RESULTS_DIR.glob("*-result.json")):
+            raise SuiteError(f"no results under {RESULTS_DIR}", "run `make acceptance` first")
+        return regenerate_signoff()
+    except SuiteError as error:
+        print(f"ERROR: {error.one_line()}", file=sys.stderr)
+        return error.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

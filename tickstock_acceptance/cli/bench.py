@@ -1,0 +1,151 @@
+"""``make bench``: figures for the ETF universe slice (reported, not a CI gate).
+
+Settings as for ``run`` (``load_settings``): defaults, the ``TEST_*`` environment variables, then
+``-D key=value`` arguments (``make bench ARGS='-D ...'``); an unknown key or a bad value is one
+line and exit 2. By default on embedded throwaway PostgreSQL and Redis: expansion time for the
+200+ symbol universe (the reference producer in-process, so interpreter start-up is not counted),
+the four functions' latencies, notification delivery p50/p99 next to raw redis-py pub-sub p99
+measured in the same run (same subscriber code, same machine), and the project's aims next to
+them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import redis
+
+from tickstock_acceptance.config import targets as T
+from tickstock_acceptance.config.settings import Settings, load_settings
+from tickstock_acceptance.contract import REDIS_DB_FLOWS
+from tickstock_acceptance.core.errors import SuiteError
+from tickstock_acceptance.core.waiting import wait_until
+from tickstock_acceptance.infra.system import AcceptanceSystem, preflight
+from tickstock_acceptance.reporting.evidence import Distribution
+from tickstock_acceptance.sut.subscriber import UNIVERSE_CHANNEL, AppSubscriber
+
+RAW_CHANNEL = "tickstock.bench.raw"
+
+
+def _dist(samples) -> str:
+    d = Distribution.of(samples)
+    return f"p50 {d.p50:8.3f}  p95 {d.p95:8.3f}  p99 {d.p99:8.3f}  max {d.max:8.3f}  (n={d.count})"
+
+
+def _time_sql(system, role, sql, args=(), n=50) -> list[float]:
+    out = []
+    with system.session(role) as conn, conn.cursor() as cur:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            cur.execute(sql, args)
+            cur.fetchall()
+            out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line and exit 2, like every other bad input of the suite
+        raise SuiteError(f"bad arguments: {message}",
+                         "python -m tickstock_acceptance.cli.bench [-D key=value ...]")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m tickstock_acceptance.cli.bench", description=__doc__.splitlines()[0])
+    p.add_argument("-D", dest="define", action="append", default=[], metavar="KEY=VALUE",
+                   help="setting override, as for `python -m tickstock_acceptance run`")
+    return p
+
+
+def bench_settings(argv: list[str] | None = None, environ=None) -> Settings:
+    """The benchmark's settings: environment and ``-D`` arguments, exactly as ``run`` reads them."""
+    from tickstock_acceptance.cli import _userdata
+
+    args = _parser().parse_args(argv)
+    return load_settings(os.environ if environ is None else environ, _userdata(args.define))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; a problem with the input or environment is one line on stderr and exit 2."""
+    try:
+        settings = bench_settings(argv)
+        print(f"Target: {settings.describe()}", flush=True)
+        preflight(settings)
+        return _bench(settings)
+    except SuiteError as exc:
+        print(f"ERROR: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _bench(settings: Settings) -> int:
+    from tickstock_producer import ProducerConfig, create_producer
+
+    system = AcceptanceSystem(settings).open()
+    try:
+        db, rd = system.endpoint("producer"), system.redis_endpoint
+        producer = create_producer(ProducerConfig(db.host, db.port, db.dbname, db.user, db.password,
+                                                  rd.host, rd.port, REDIS_DB_FLOWS))
+        sub = AppSubscriber(system, channels=(UNIVERSE_CHANNEL, RAW_CHANNEL)).start()
+        expansions = [producer.etf_manager.expand() for _ in range(10)]
+        producer.loader.load_etf_universes(30)
+        sent = sum(len(e.published) for e in expansions)
+        wait_until(lambda: _count(sub, UNIVERSE_CHANNEL) >= sent, 10, "notifications received")
+        delivery = [r.latency_ms() for r in sub.snapshot() if r.channel == UNIVERSE_CHANNEL]
+
+        raw = redis.Redis(host=rd.host, port=rd.port, db=REDIS_DB_FLOWS)
+        for i in range(500):
+            raw.publish(RAW_CHANNEL, json.dumps({"i": i, "timestamp": _now_iso()}))
+        wait_until(lambda: _count(sub, RAW_CHANNEL) >= 500, 10, "raw messages received")
+        raw_lat = [r.latency_ms() for r in sub.snapshot() if r.channel == RAW_CHANNEL]
+        sub.stop()
+
+        fn = {
+            "get_etf_universe(theme, true)":
+                _time_sql(system, "consumer", "SELECT get_etf_universe(%s, true)", ("technology",)),
+            "get_etf_universes_summary()":
+                _time_sql(system, "consumer", "SELECT * FROM get_etf_universes_summary()"),
+            "validate_etf_universe_symbols()":
+                _time_sql(system, "consumer", "SELECT * FROM validate_etf_universe_symbols()"),
+            "update_etf_universe(test theme)":
+                _time_sql(system, "producer", "SELECT update_etf_universe(%s, %s)",
+                          ("test_bench", json.dumps(["SPY", "QQQ"]))),
+        }
+        exp_ms = [e.elapsed_s * 1000 for e in expansions]
+        print(f"TickStock Phase 3 benchmark — ETF universe slice ({settings.mode}, ms)")
+        print(f"expansion ({expansions[0].total_symbols} symbols, {len(expansions[0].themes)} themes): "
+              f"{_dist(exp_ms)}")
+        for name, samples in fn.items():
+            print(f"{name:<34} {_dist(samples)}")
+        print(f"{'notification delivery':<34} {_dist(delivery)}")
+        print(f"{'raw redis-py pub-sub':<34} {_dist(raw_lat)}")
+        ui_p95 = Distribution.of(fn["get_etf_universe(theme, true)"]).p95
+        d99, r99 = Distribution.of(delivery).p99, Distribution.of(raw_lat).p99
+        exp_aim, ui_aim, raw_aim = (T.BENCH_EXPANSION_AIM_MS, T.BENCH_UI_QUERY_P95_AIM_MS,
+                                    T.BENCH_DELIVERY_P99_VS_RAW_AIM)
+        print("aims: expansion <= {:g} ms: {}; UI query p95 <= {:g} ms: {}; delivery p99 <= {:g}x raw: {} "
+              "({:.2f}x)".format(exp_aim, "met" if statistics.median(exp_ms) <= exp_aim else "MISSED",
+                                 ui_aim, "met" if ui_p95 <= ui_aim else "MISSED",
+                                 raw_aim, "met" if d99 <= raw_aim * r99 else "MISSED",
+                                 d99 / r99 if r99 else float("inf")))
+        producer.close()
+    finally:
+        system.close()
+    return 0
+
+
+def _count(sub: AppSubscriber, channel: str) -> int:
+    return sum(1 for r in sub.snapshot() if r.channel == channel)
+
+
+def _now_iso() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""One settings object for the whole run.
+
+Sources, later ones winning: defaults → the spec's environment variables → ``behave -D key=value``.
+Setting any ``TEST_DB_*`` or ``TEST_REDIS_*`` variable (or ``-D mode=external``, or a ``-D`` key
+naming a host, port or user) switches the run from *embedded* (throwaway servers owned by the run)
+to *external* (connect to what is configured); ``-D db_name`` alone only renames the embedded
+database. Passwords come only from the environment (a ``-D`` value would show in the process
+list) and are kept out of ``repr`` and every message, so they never reach a log or report.
+
+External mode has three database identities, as a real deployment does: the consumer
+(TickStockApp, ``TEST_DB_USER``), the producer (TickStockPL, ``TEST_DB_PRODUCER_USER``) and the
+administrator used for validation and cleanup (``TEST_DB_ADMIN_USER``); the last two default to
+the consumer's credentials.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+
+from tickstock_acceptance.core.errors import SuiteError
+
+ENV_VARS = {
+    "TEST_DB_HOST": "db_host",
+    "TEST_DB_NAME": "db_name",
+    "TEST_DB_USER": "db_user",
+    "TEST_DB_PASSWORD": "db_password",
+    "TEST_DB_PORT": "db_port",
+    "TEST_REDIS_HOST": "redis_host",
+    "TEST_REDIS_PORT": "redis_port",
+    "TEST_DB_PRODUCER_USER": "producer_db_user",
+    "TEST_DB_PRODUCER_PASSWORD": "producer_db_password",
+    "TEST_DB_ADMIN_USER": "admin_db_user",
+    "TEST_DB_ADMIN_PASSWORD": "admin_db_password",
+}
+SECRET_KEYS = {"db_password": "TEST_DB_PASSWORD", "producer_db_password": "TEST_DB_PRODUCER_PASSWORD",
+               "admin_db_password": "TEST_DB_ADMIN_PASSWORD"}
+EXTERNAL_KEYS = ("db_host", "db_port", "db_user", "redis_host", "redis_port", "producer_db_user",
+                 "admin_db_user")
+UNSAFE_OVERRIDE_ENV = "TICKSTOCK_UNSAFE_ALLOW_NON_TEST_TARGET"
+UNSAFE_OVERRIDE_KEY = "UNSAFE_allow_non_test_target"
+MODES = ("embedded", "external")
+DB_NAME_PATTERN = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+RESERVED_DB_NAMES = ("postgres", "template0", "template1")
+PRODUCER_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+TRUE_WORDS = ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the run's PostgreSQL and Redis are, and how the run may treat them."""
+
+    mode: str = "embedded"
+    db_host: str = "localhost"
+    db_port: int = 5432
+    db_name: str = "tickstock_test"
+    db_user: str = "app_readwrite"
+    db_password: str | None = field(default=None, repr=False)
+    producer_db_user: str = ""  # empty: same as db_user
+    producer_db_password: str | None = field(default=None, repr=False)
+    admin_db_user: str = ""  # empty: same as db_user
+    admin_db_password: str | None = field(default=None, repr=False)
+    redis_host: str = "localhost"
+    redis_port: int = 6379
+    pg_bin_dir: str = ""
+    # The system under test's producer: a module exposing the reference TickStockPL components.
+    # The project's own tests point it at deliberately broken variants to show scenarios fail.
+    producer: str = "tickstock_producer"
+    UNSAFE_allow_non_test_target: bool = False
+
+    def credentials(self, role: str) -> tuple[str, str | None]:
+        """(user, password) for ``consumer``, ``producer`` or ``admin`` in external mode."""
+        if role == "producer" and self.producer_db_user:
+            return self.producer_db_user, self.producer_db_password
+        if role == "admin" and self.admin_db_user:
+            return self.admin_db_user, self.admin_db_password
+        return self.db_user, self.db_password
+
+    @property
+    def external(self) -> bool:
+        return self.mode == "external"
+
+    def describe(self) -> str:
+        """A one-line, secret-free description for logs and reports."""
+        if not self.external:
+            return "embedded throwaway PostgreSQL and Redis"
+        return (
+            f"external PostgreSQL {self.db_user}@{self.db_host}:{self.db_port}/{self.db_name}, "
+            f"Redis {self.redis_host}:{self.redis_port}"
+        )
+
+
+KNOWN_KEYS = tuple(f.name for f in fields(Settings))
+
+
+def _coerce(key: str, raw: str):
+    kind = {f.name: f.type for f in fields(Settings)}[key]
+    if kind == "int":
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SuiteError(f"setting {key} must be a port number, got {raw!r}",
+                             f"give a whole number, e.g. {key}=5432") from None
+        if not 0 < value < 65536:
+            raise SuiteError(f"setting {key}={value} is not a valid port", "use 1-65535")
+        return value
+    if kind == "bool":
+        return str(raw).strip().lower() in TRUE_WORDS
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None,
+                  userdata: Mapping[str, str] | None = None) -> Settings:
+    """Build the run's settings; unknown ``-D`` keys and malformed values raise SuiteError."""
+    environ = os.environ if environ is None else environ
+    userdata = userdata or {}
+    values: dict[str, object] = {}
+    external = False
+    for var, key in ENV_VARS.items():
+        if environ.get(var):
+            values[key] = _coerce(key, environ[var])
+            external = True
+    if environ.get(UNSAFE_OVERRIDE_ENV):
+        values[UNSAFE_OVERRIDE_KEY] = _coerce(UNSAFE_OVERRIDE_KEY, environ[UNSAFE_OVERRIDE_ENV])
+    for key, raw in userdata.items():
+        if key in SECRET_KEYS:
+            raise SuiteError(f"passwords are not accepted as -D {key} (the process list would show it)",
+                             f"set {SECRET_KEYS[key]} in the environment instead")
+        if key not in KNOWN_KEYS:
+            raise SuiteError(f"unknown setting -D {key}",
+                             f"use one of: {', '.join(k for k in KNOWN_KEYS if k not in SECRET_KEYS)}")
+        values[key] = _coerce(key, raw)
+        if key in EXTERNAL_KEYS:
+            external = True
+    values.setdefault("mode", "external" if external else "embedded")
+    name = str(values.get("db_name", Settings.db_name))
+    if not DB_NAME_PATTERN.match(name):
+        raise SuiteError(f"database name {name!r} is not a plain lower-case identifier",
+                         "use letters, digits and _ (e.g. tickstock_test)")
+    if values["mode"] == "embedded" and name in RESERVED_DB_NAMES:
+        raise SuiteError(f"database name {name!r} is reserved by PostgreSQL",
+                         "the embedded run creates its own database: pick another name (e.g. tickstock_test)")
+    producer = str(values.get("producer", Settings.producer))
+    if not PRODUCER_PATTERN.match(producer):
+        raise SuiteError(f"producer {producer!r} is not a Python module path",
+                         "give a module such as tickstock_producer or tests.broken.wrong_summary")
+    if values["mode"] not in MODES:
+        raise SuiteError(f"unknown mode {values['mode']!r}", "use -D mode=embedded or -D mode=external")
+    return replace(Settings(), **values)

@@ -1,0 +1,240 @@
+"""The system the run validates: its PostgreSQL, its Redis, and who may connect as what.
+
+``AcceptanceSystem.open()`` brings services up (embedded) or connects to them (external), passes
+the guard before any write, then migrates (owned database) or validates (external) the schema.
+``close()`` cleans only test data and stops only servers the run started.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import secrets
+import subprocess
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from psycopg2 import sql
+
+from tickstock_acceptance.config.paths import ROOT
+from tickstock_acceptance.config.settings import Settings
+from tickstock_acceptance.contract import CONSUMER_ROLE, PRODUCER_ROLE, REDIS_TEST_DBS
+from tickstock_acceptance.core import guard
+from tickstock_acceptance.core.errors import SuiteError
+from tickstock_acceptance.infra.db import DbEndpoint, connect, session
+from tickstock_acceptance.infra.embedded import EmbeddedPostgres, EmbeddedRedis, ExternalServer, RunDir
+from tickstock_acceptance.infra.migrations import apply_migrations, inspect_schema, require_schema
+from tickstock_acceptance.infra.redis_client import RedisEndpoint, checked_client, client
+
+
+@dataclass
+class RunFacts:
+    """Facts of the run for report headers (no secrets)."""
+
+    mode: str
+    started_at: str
+    suite_commit: str
+    python: str
+    postgresql: str = "?"
+    redis: str = "?"
+    target: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def suite_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or "uncommitted"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+class AcceptanceSystem:
+    """Controller for the run's services; steps and fixtures call its methods."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.run_dir: RunDir | None = None
+        self.postgres: EmbeddedPostgres | ExternalServer | None = None
+        self.redis: EmbeddedRedis | ExternalServer | None = None
+        self.database_created_by_run = False
+        self.opened = False
+        self.schema_report = None
+        self._endpoints: dict[str, DbEndpoint] = {}
+        self._redis_endpoint: RedisEndpoint | None = None
+        self.facts = RunFacts(mode=settings.mode,
+                              started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                              suite_commit=suite_commit(), python=platform.python_version(),
+                              target=settings.describe())
+
+    # -- bring up -------------------------------------------------------------------------
+    def open(self) -> AcceptanceSystem:
+        require_producer_module(self.settings.producer)
+        try:
+            if self.settings.external:
+                self._open_external()
+            else:
+                self._open_embedded()
+            self.flush_test_redis_dbs()
+            self.opened = True
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _open_embedded(self) -> None:
+        self.run_dir = RunDir()
+        pg = self.postgres = EmbeddedPostgres(self.run_dir.path, self.settings.pg_bin_dir)
+        rd = self.redis = EmbeddedRedis(self.run_dir.path)
+        pg.start()
+        rd.start()
+        name = self.settings.db_name
+        with session(pg.admin_endpoint()) as admin:
+            with admin.cursor() as cur:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        self.database_created_by_run = True
+        self._endpoints["admin"] = pg.admin_endpoint(name)
+        self.require_test_database()
+        with session(self._endpoints["admin"], autocommit=False) as conn:
+            apply_migrations(conn)
+        for key, role in (("consumer", CONSUMER_ROLE), ("producer", PRODUCER_ROLE)):
+            password = secrets.token_urlsafe(18)
+            with session(self._endpoints["admin"]) as conn, conn.cursor() as cur:
+                cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD %s")
+                            .format(sql.Identifier(role)), (password,))
+            self._endpoints[key] = DbEndpoint(pg.host, pg.port, name, role, password)
+        self._redis_endpoint = rd.endpoint()
+        self.facts.postgresql = pg.version()
+        self.facts.redis = rd.version()
+
+    def _open_external(self) -> None:
+        s = self.settings
+        self.postgres = ExternalServer("PostgreSQL")
+        self.redis = ExternalServer("Redis")
+        for key in ("admin", "consumer", "producer"):
+            self._endpoints[key] = DbEndpoint(s.db_host, s.db_port, s.db_name, *s.credentials(key))
+        endpoint = self._endpoints["admin"]
+        with session(endpoint) as conn:
+            with conn.cursor() as cur:
+                cur.execute("SHOW server_version")
+                self.facts.postgresql = cur.fetchone()[0].split()[0]
+            self.require_test_database()
+            # Validate, never migrate, what the run does not own. The environment validation
+            # feature reports what is missing (and stops the run); the CLI preflight refuses first.
+            self.schema_report = inspect_schema(conn)
+        self._redis_endpoint = RedisEndpoint(s.redis_host, s.redis_port)
+        info = checked_client(self._redis_endpoint, REDIS_TEST_DBS[0]).info("server")
+        self.facts.redis = str(info.get("redis_version", "?"))
+
+    # -- guard ----------------------------------------------------------------------------
+    def require_test_database(self) -> None:
+        guard.require_test_database(self.settings.db_name, self.database_created_by_run,
+                                    self.settings.UNSAFE_allow_non_test_target)
+
+    # -- access ---------------------------------------------------------------------------
+    def endpoint(self, role: str = "consumer") -> DbEndpoint:
+        """Connection facts for ``admin``, ``consumer`` (TickStockApp) or ``producer`` (TickStockPL)."""
+        return self._endpoints[role]
+
+    def connect(self, role: str = "consumer", autocommit: bool = True):
+        return connect(self.endpoint(role), autocommit=autocommit)
+
+    def session(self, role: str = "consumer", autocommit: bool = True):
+        """A connection as ``role`` that closes itself (use in ``with``)."""
+        return session(self.endpoint(role), autocommit=autocommit)
+
+    @property
+    def redis_endpoint(self) -> RedisEndpoint:
+        assert self._redis_endpoint is not None, "system not open"
+        return self._redis_endpoint
+
+    def redis_client(self, db: int, **kwargs):
+        return client(self.redis_endpoint, db, **kwargs)
+
+    # -- cleanup --------------------------------------------------------------------------
+    def flush_test_redis_dbs(self) -> None:
+        """The spec flushes the test databases before and after runs: only 13–15, guarded."""
+        for db in REDIS_TEST_DBS:
+            guard.require_test_redis_db(db, self.settings.UNSAFE_allow_non_test_target)
+            checked_client(self.redis_endpoint, db).flushdb()
+
+    def delete_test_rows(self) -> dict[str, int]:
+        """Remove rows the tests wrote: ``TEST_`` symbols and ``test_`` cache entries only."""
+        self.require_test_database()
+        deleted = {}
+        statements = {
+            "ohlcv_daily": r"DELETE FROM ohlcv_daily WHERE symbol LIKE 'TEST\_%'",
+            "symbols": r"DELETE FROM symbols WHERE symbol LIKE 'TEST\_%'",
+            "cache_entries": r"DELETE FROM cache_entries WHERE key LIKE 'test\_%' OR name LIKE 'test\_%'",
+        }
+        with session(self.endpoint("admin")) as conn, conn.cursor() as cur:
+            for table, statement in statements.items():
+                cur.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))
+                if cur.fetchone()[0]:
+                    cur.execute(statement)
+                    deleted[table] = cur.rowcount
+        return deleted
+
+    def close(self) -> None:
+        """Clean test data (external) and stop what the run owns; safe to call twice."""
+        if self.opened and self.settings.external:
+            self.delete_test_rows()
+            self.flush_test_redis_dbs()
+        self.opened = False
+        for server in (self.redis, self.postgres):
+            if server is not None and server.owned:
+                server.close()
+        self.redis = self.postgres = None
+        if self.run_dir is not None:
+            self.run_dir.remove()
+            self.run_dir = None
+
+    def write_facts(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.facts.__dict__, indent=2))
+
+
+def wall_clock_ms() -> float:
+    return time.time() * 1000.0
+
+
+def preflight(settings: Settings) -> None:
+    """Check everything a run needs before behave starts; raise SuiteError with one line.
+
+    Embedded: server binaries and the OS user to run PostgreSQL. External: the database answers
+    with these credentials, is a test target, and carries the schema; Redis answers.
+    """
+    from tickstock_acceptance.infra.embedded import _server_user, find_pg_bin_dir, find_redis_server
+
+    require_producer_module(settings.producer)
+    if not settings.external:
+        find_pg_bin_dir(settings.pg_bin_dir)
+        find_redis_server()
+        _server_user()
+        return
+    for role in ("consumer", "producer", "admin"):
+        endpoint = DbEndpoint(settings.db_host, settings.db_port, settings.db_name,
+                              *settings.credentials(role))
+        with session(endpoint) as conn:
+            guard.require_test_database(settings.db_name, False,
+                                        settings.UNSAFE_allow_non_test_target)
+            if role == "admin":
+                require_schema(conn, endpoint.where())
+    checked_client(RedisEndpoint(settings.redis_host, settings.redis_port), REDIS_TEST_DBS[0])
+
+
+def require_producer_module(module: str) -> None:
+    """The producer under test must be importable and expose ``create_producer`` (and run as -m)."""
+    import importlib
+
+    try:
+        loaded = importlib.import_module(module)
+    except Exception as exc:  # an import error of any kind in the named module
+        raise SuiteError(f"producer module {module!r} cannot be imported: {type(exc).__name__}",
+                         "check -D producer=... (default tickstock_producer)") from None
+    if not hasattr(loaded, "create_producer"):
+        raise SuiteError(f"producer module {module!r} has no create_producer()",
+                         "a producer module exposes create_producer(config), as tickstock_producer does")
