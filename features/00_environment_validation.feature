@@ -4,7 +4,7 @@ Feature: Test environment validation
   against: the test database with its Phase 3 schema, the test Redis with the three logical
   databases the tests use, and the notification channels. If this fails, the run stops here.
 
-  @checklist:ENV-1
+  @checklist:ENV-1 @scenario:env-database-schema
   Scenario: The test database is reachable and carries the Phase 3 schema
     Given the test database, connected as TickStockApp
     Then it answers queries within the general query target
@@ -25,13 +25,13 @@ Feature: Test environment validation
       | get_etf_universes_summary     |
       | validate_etf_universe_symbols |
 
-  @checklist:ENV-2
+  @checklist:ENV-2 @scenario:env-redis-databases
   Scenario: The test Redis is reachable and its test databases are usable and isolated
     Given the test Redis
     Then logical databases 13, 14 and 15 each answer and keep a value written to them
     And a value written to one of logical databases 13, 14 and 15 is invisible in the others
 
-  @checklist:ENV-3
+  @checklist:ENV-3 @scenario:env-channels
   Scenario: The required notification channels are configured and follow the naming convention
     Given the channels TickStockPL is configured to publish Phase 3 notifications on
     Then the configuration includes these channels

@@ -5,7 +5,7 @@ Feature: ETF universe expansion
   universes and receives the announcements. The producer runs as its own process; the suite only
   drives it and observes what reaches the database and the consumer.
 
-  @checklist:ETF-1
+  @checklist:ETF-1 @scenario:etf-schema-compatibility
   Scenario: The Phase 3 columns and indexes sit beside the legacy columns and legacy readers still work
     Given the ETF universe manager has expanded all themes
     Then cache_entries has these Phase 3 columns
@@ -21,7 +21,7 @@ Feature: ETF universe expansion
     And a legacy reader selecting by type, name and key sees the same members as get_etf_universe for every theme
     And a legacy writer naming only the pre-Phase-3 columns can still add a cache entry
 
-  @checklist:ETF-2
+  @checklist:ETF-2 @scenario:etf-historical-loader
   Scenario: Expanded ETF universes go through the historical loader and validate as existing, active ETFs
     Given the ETF universe manager has expanded all themes
     When the historical loader loads 30 trading days of daily bars for the ETF universe members
@@ -30,14 +30,14 @@ Feature: ETF universe expansion
     And validate_etf_universe_symbols reports every member as an existing, active ETF
     And the producer's validate command agrees that every member is valid
 
-  @checklist:ETF-2
+  @checklist:ETF-2 @scenario:etf-liquidity-filter
   Scenario: Only ETFs that pass their theme's liquidity filter make it into a universe
     Given the ETF universe manager has expanded all themes
     Then every universe stores the liquidity filter it was built with
     And every member meets its universe's liquidity filter
     And no ETF of the reference data that misses its theme's filter is in its universe
 
-  @checklist:ETF-3
+  @checklist:ETF-3 @scenario:etf-notifications
   Scenario: TickStockApp receives the expansion notifications with the right content within the delivery target
     Given TickStockApp is subscribed to the universe notifications
     When the ETF universe manager expands all themes
@@ -47,7 +47,7 @@ Feature: ETF universe expansion
     And the notifications carry distinct message ids and consecutive sequence numbers from one producer
     And every notification arrived within the message delivery target
 
-  @checklist:ETF-3
+  @checklist:ETF-3 @scenario:etf-offline-catch-up
   Scenario: A TickStockApp instance that was offline during the expansion catches up from the stream
     Given a TickStockApp instance that registered on the universe stream and then went offline
     And TickStockApp is subscribed to the universe notifications
@@ -57,7 +57,7 @@ Feature: ETF universe expansion
     And the returning instance got the same notifications in the same order as the online one
     And nothing is left unacknowledged for the returning instance
 
-  @checklist:ETF-3
+  @checklist:ETF-3 @scenario:etf-failed-theme
   Scenario: A theme that cannot be written is reported as failed and gets no theme_updated
     Given TickStockApp is subscribed to the universe notifications
     When the ETF universe manager expands a source in which theme "test_unwritable" has a blank symbol
@@ -65,7 +65,7 @@ Feature: ETF universe expansion
     And universe_expansion_complete reports theme "test_unwritable" as failed with its error
     And TickStockApp receives a theme_updated for every other theme and none for "test_unwritable"
 
-  @checklist:ETF-4
+  @checklist:ETF-4 @scenario:etf-get-universe
   Scenario: get_etf_universe returns a theme's members, applies its liquidity filter on request and reports unknown themes
     Given the ETF universe manager has expanded all themes
     And TickStockPL has written theme "test_etf_filtered" whose stored facts put some members below its liquidity filter and leave one member without facts
@@ -76,7 +76,7 @@ Feature: ETF universe expansion
     And asking for theme "no_such_theme" returns the error "Universe not found: no_such_theme"
     And every read finished within the ETF universe query target
 
-  @checklist:ETF-4
+  @checklist:ETF-4 @scenario:etf-update-universe
   Scenario: update_etf_universe creates a universe and reports what each update added and removed
     Given no ETF universe named "test_etf_diff" exists
     When TickStockPL writes theme "test_etf_diff" with symbols SPY, QQQ and IWM
@@ -85,7 +85,7 @@ Feature: ETF universe expansion
     Then the write reports action "updated" with 4 symbols, added DIA and VTI and removed SPY
     And every write finished within the ETF universe query target
 
-  @checklist:ETF-4
+  @checklist:ETF-4 @scenario:etf-universes-summary
   Scenario: get_etf_universes_summary lists every universe once with its true symbol count
     Given the ETF universe manager has expanded all themes
     When TickStockApp reads the ETF universes summary
@@ -93,7 +93,7 @@ Feature: ETF universe expansion
     And each summary row's symbol count and sample match the members get_etf_universe returns
     And the summary finished within the ETF universe query target
 
-  @checklist:ETF-4
+  @checklist:ETF-4 @scenario:etf-validate-symbols
   Scenario: validate_etf_universe_symbols reports every member with its status in the symbols table
     Given the ETF universe manager has expanded all themes
     And the historical loader has loaded 5 trading days of daily bars for the ETF universe members
@@ -104,7 +104,7 @@ Feature: ETF universe expansion
     And symbol "SPY" of "etf_test_etf_unknown" is reported as an existing, active ETF
     And the validation finished within the ETF validation target
 
-  @checklist:ETF-5
+  @checklist:ETF-5 @scenario:etf-expansion-impact
   Scenario: Expanding the spec's minimum number of ETF symbols or more keeps UI queries and message delivery within their targets
     Given the ETF universe manager has expanded all themes
     And TickStockApp is subscribed to the universe notifications

@@ -2,7 +2,7 @@ Feature: Database integration
   The Phase 3 schema must not break what was there before, and the new ETF universe reads must
   live alongside TickStockPL's stock universe maintenance.
 
-  @checklist:DB-1 @embedded_only
+  @checklist:DB-1 @embedded_only @scenario:db-legacy-compatibility
   Scenario: Rows and queries from before Phase 3 read identically after the Phase 3 migration
     Given a scratch database the run owns, migrated only to the pre-Phase-3 schema
     And legacy rows written the way pre-Phase-3 code wrote them
@@ -12,7 +12,7 @@ Feature: Database integration
     And every legacy query answers exactly as before
     And a legacy insert still works and leaves the Phase 3 columns empty or defaulted
 
-  @checklist:DB-2
+  @checklist:DB-2 @scenario:db-stock-universes-coexist
   Scenario: Stock universe maintenance and ETF universe queries run side by side without errors or blocking
     Given the ETF universe manager has expanded all themes
     And TickStockPL maintains the stock universes continuously

@@ -5,7 +5,7 @@ from hamcrest import assert_that, empty, equal_to, greater_than_or_equal_to, has
 
 from tickstock_acceptance.checks.database.legacy_compat import LEGACY_QUERIES, LegacyCompatibility
 from tickstock_acceptance.checks.etf.universe_flow import flow_of
-from tickstock_acceptance.config import targets as T
+from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.reporting import evidence
 from tickstock_acceptance.steplib import parameter_types  # noqa: F401  (registers parameter types)
 from tickstock_acceptance.sut.ui_clients import STOCK_SYMBOL_COUNT, StockUniverseMaintenance, stock_universes
@@ -80,7 +80,7 @@ def step_maintenance_overlap(context):
                     note=f"{len(windows)} rounds in all")
     evidence.record_distribution("stock universe rewrite time", [(b - a) * 1000.0 for a, b in windows], "ms")
     assert_that(run.report.get("errors"), empty())
-    assert_that(len(overlapping), greater_than_or_equal_to(T.DB2_MIN_OVERLAPPING_REWRITES),
+    assert_that(len(overlapping), greater_than_or_equal_to(M.COEXIST_MIN_OVERLAPPING_REWRITES),
                 "rewrites overlapping the query window")
 
 
@@ -90,7 +90,7 @@ def step_no_blocking(context, target):
     samples = context.load_result.latencies_ms
     assert_that(samples, is_not(empty()), "no query samples")
     evidence.assert_within(f"ETF universe query latency beside stock maintenance ({context.clients} clients)",
-                           samples, "ms", target, judged_by=T.DB2_BLOCKING_PERCENTILE)
+                           samples, "ms", target, judged_by=M.BLOCKING_PERCENTILE)
 
 
 @then("the stock universes agree with the market caps in the symbols table")

@@ -26,6 +26,7 @@ from tickstock_acceptance.checks.etf.universe_flow import (
     reference_themes,
 )
 from tickstock_acceptance.checks.etf.universes import SchemaCompatibility, filter_misses
+from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.config import targets as T
 from tickstock_acceptance.reporting import evidence
 from tickstock_acceptance.steplib import parameter_types  # noqa: F401  (registers parameter types)
@@ -342,7 +343,7 @@ def step_writes_within(context, target):
 @when("TickStockApp reads the ETF universes summary")
 def step_read_summary(context):
     checks = flow_of(context).checks
-    context.summaries = [checks.summary() for _ in range(T.FUNCTION_TIMING_SAMPLES)]
+    context.summaries = [checks.summary() for _ in range(M.FUNCTION_TIMING_SAMPLES)]
     context.summary = context.summaries[0]
     assert_that([s.value for s in context.summaries], only_contains(equal_to(context.summary.value)),
                 "repeated summaries agree")
@@ -372,7 +373,7 @@ def step_summary_within(context, target):
 @when("TickStockApp validates the ETF universe symbols")
 def step_validate(context):
     checks = flow_of(context).checks
-    context.validations = [checks.validation() for _ in range(T.FUNCTION_TIMING_SAMPLES)]
+    context.validations = [checks.validation() for _ in range(M.FUNCTION_TIMING_SAMPLES)]
     context.validation = context.validations[0]
     assert_that([v.value for v in context.validations], only_contains(equal_to(context.validation.value)),
                 "repeated validations agree")
@@ -422,8 +423,8 @@ def step_ui_client(context):
 def step_measure_before(context):
     impact = context.impact
     measure_without_expansion(flow_of(context), context.ui_sampler, impact)
-    assert_that(len(impact.ui_before), greater_than_or_equal_to(T.ETF5_MIN_UI_SAMPLES), "UI samples before")
-    assert_that(len(impact.delivery_before), greater_than_or_equal_to(T.ETF5_MIN_DELIVERY_SAMPLES),
+    assert_that(len(impact.ui_before), greater_than_or_equal_to(M.IMPACT_MIN_UI_SAMPLES), "UI samples before")
+    assert_that(len(impact.delivery_before), greater_than_or_equal_to(M.IMPACT_MIN_DELIVERY_SAMPLES),
                 "delivery samples before")
 
 
@@ -433,10 +434,10 @@ def step_measure_during(context):
     backgrounds: list[BackgroundExpansions] = []
     context.add_cleanup(lambda: [b.stop() for b in backgrounds])
     measure_during_expansions(flow, context.ui_sampler, impact, backgrounds)
-    assert_that(len(impact.rounds), greater_than_or_equal_to(T.ETF5_MIN_EXPANSIONS), "measured expansions")
-    assert_that(len(impact.ui_during), greater_than_or_equal_to(T.ETF5_MIN_UI_SAMPLES),
+    assert_that(len(impact.rounds), greater_than_or_equal_to(M.IMPACT_MIN_EXPANSIONS), "measured expansions")
+    assert_that(len(impact.ui_during), greater_than_or_equal_to(M.IMPACT_MIN_UI_SAMPLES),
                 "UI samples in flight during the producers' writes")
-    assert_that(len(impact.delivery_during), greater_than_or_equal_to(T.ETF5_MIN_DELIVERY_SAMPLES),
+    assert_that(len(impact.delivery_during), greater_than_or_equal_to(M.IMPACT_MIN_DELIVERY_SAMPLES),
                 "notifications published during another producer process's writes")
 
 

@@ -15,6 +15,7 @@ from hamcrest import (
 
 from tickstock_acceptance.checks.etf.universe_flow import flow_of
 from tickstock_acceptance.checks.redis.persistence import red2_of
+from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.config import targets as T
 from tickstock_acceptance.reporting import evidence
 from tickstock_acceptance.steplib import parameter_types  # noqa: F401  (registers parameter types)
@@ -68,7 +69,7 @@ def step_group_instances(context):
 @when("the first instance reads some of the notifications and crashes before acknowledging them")
 def step_first_crashes(context):
     read = red2_of(context).crash.first_reads_and_crashes()
-    assert_that(read, has_length(T.RED2_CRASH_READ_COUNT), "entries the first instance read")
+    assert_that(read, has_length(M.CRASH_READ_COUNT), "entries the first instance read")
 
 
 @when("the second instance claims what the first left unacknowledged for the claim idle time, "
@@ -77,7 +78,7 @@ def step_second_claims(context):
     crash = red2_of(context).crash
     crash.second_claims_and_processes()
     evidence.record("time from the crash to the claim", crash.claim_wait_s, "s",
-                    note=f"XAUTOCLAIM min-idle-time {T.RED2_CLAIM_MIN_IDLE_MS} ms, "
+                    note=f"XAUTOCLAIM min-idle-time {M.CLAIM_MIN_IDLE_MS} ms, "
                          f"{len(crash.claimed)} entries claimed")
 
 
@@ -92,7 +93,7 @@ def step_processed_once(context):
     crash, live = red2_of(context).crash, flow_of(context).last.live
     processed = [r.message["message_id"] for r in crash.processed if r.message]
     evidence.record("notifications processed by the group", len(processed), "messages")
-    assert_that(live, has_length(greater_than(T.RED2_CRASH_READ_COUNT)), "notifications received live")
+    assert_that(live, has_length(greater_than(M.CRASH_READ_COUNT)), "notifications received live")
     assert_that(processed, contains_exactly(*[r.message["message_id"] for r in live]))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import run_cli
-from tickstock_acceptance.config import targets
+from tickstock_acceptance.config import measurement, targets
 from tickstock_acceptance.core.errors import SuiteError
 from tickstock_acceptance.reporting import history
 from tickstock_acceptance.reporting.evidence import record
@@ -145,6 +145,6 @@ def test_evidence_carries_higher_is_better_and_a_minimum_target_implies_it():
 
 def test_baseline_thresholds_come_from_targets():
     assert not {"MIN_RUNS", "WINDOW", "MIN_SAMPLES", "SIGMAS", "RELATIVE_FLOOR"} & set(vars(history))
-    earlier = [{"figures": {KEY: fig(40)}}] * (targets.BASELINE_MIN_RUNS - 1)
+    earlier = [{"figures": {KEY: fig(40)}}] * (measurement.BASELINE_MIN_RUNS - 1)
     cmp = history.compare({KEY: fig(70)}, {"figures": {KEY: fig(40)}}, earlier)[KEY]
-    assert cmp.verdict == "not judged" and str(targets.BASELINE_MIN_RUNS) in cmp.noise_basis
+    assert cmp.verdict == "not judged" and str(measurement.BASELINE_MIN_RUNS) in cmp.noise_basis

@@ -20,7 +20,7 @@ import time
 
 import redis
 
-from tickstock_acceptance.config import targets as T
+from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.config.settings import Settings, load_settings
 from tickstock_acceptance.contract import REDIS_DB_FLOWS
 from tickstock_acceptance.core.errors import SuiteError
@@ -124,8 +124,8 @@ def _bench(settings: Settings) -> int:
         print(f"{'raw redis-py pub-sub':<34} {_dist(raw_lat)}")
         ui_p95 = Distribution.of(fn["get_etf_universe(theme, true)"]).p95
         d99, r99 = Distribution.of(delivery).p99, Distribution.of(raw_lat).p99
-        exp_aim, ui_aim, raw_aim = (T.BENCH_EXPANSION_AIM_MS, T.BENCH_UI_QUERY_P95_AIM_MS,
-                                    T.BENCH_DELIVERY_P99_VS_RAW_AIM)
+        exp_aim, ui_aim, raw_aim = (M.BENCH_EXPANSION_AIM_MS, M.BENCH_UI_QUERY_P95_AIM_MS,
+                                    M.BENCH_DELIVERY_P99_VS_RAW_AIM)
         print("aims: expansion <= {:g} ms: {}; UI query p95 <= {:g} ms: {}; delivery p99 <= {:g}x raw: {} "
               "({:.2f}x)".format(exp_aim, "met" if statistics.median(exp_ms) <= exp_aim else "MISSED",
                                  ui_aim, "met" if ui_p95 <= ui_aim else "MISSED",

@@ -30,14 +30,14 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tickstock_acceptance.config.paths import REPORTS_DIR
-from tickstock_acceptance.config.targets import (
+from tickstock_acceptance.config.measurement import (
     BASELINE_MIN_RUNS,
     BASELINE_MIN_SAMPLES,
     BASELINE_RELATIVE_FLOOR,
     BASELINE_SIGMAS,
     BASELINE_WINDOW,
 )
+from tickstock_acceptance.config.paths import REPORTS_DIR
 from tickstock_acceptance.core.errors import SuiteError
 
 HISTORY_DIR = REPORTS_DIR / "history"

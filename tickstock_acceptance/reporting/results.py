@@ -8,6 +8,8 @@ from pathlib import Path
 
 from tickstock_acceptance.reporting.evidence import ATTACHMENT_PREFIX
 
+SCENARIO_TAG_PREFIX = "scenario:"
+
 
 @dataclass
 class ScenarioResult:
@@ -16,6 +18,15 @@ class ScenarioResult:
     checklist: list[str]
     message: str = ""
     evidence: list[dict] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)  # the scenario's tags as allure-behave labelled them
+
+    @property
+    def key(self) -> str | None:
+        """The scenario's stable key (its ``@scenario:<key>`` tag), which survives renaming it."""
+        for tag in self.tags:
+            if tag.startswith(SCENARIO_TAG_PREFIX):
+                return tag[len(SCENARIO_TAG_PREFIX):]
+        return None
 
 
 def _attachments(node: dict):
@@ -36,6 +47,7 @@ def load_results(results_dir: Path) -> list[ScenarioResult]:
                 src = results_dir / att["source"]
                 if src.exists():
                     ev.append(json.loads(src.read_text()))
+        tags = [lb["value"] for lb in data.get("labels", []) if lb["name"] == "tag"]
         found.append(ScenarioResult(data.get("name", "?"), data.get("status", "unknown"), ids,
-                                    message.strip().splitlines()[0] if message.strip() else "", ev))
+                                    message.strip().splitlines()[0] if message.strip() else "", ev, tags))
     return found

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tickstock_acceptance.checks.etf.universes import EtfUniverseChecks
-from tickstock_acceptance.config import targets as T
+from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.config.paths import ROOT
 from tickstock_acceptance.core.waiting import wait_until
 from tickstock_acceptance.infra.system import AcceptanceSystem
@@ -317,11 +317,11 @@ class BackgroundExpansions:
 def measure_without_expansion(flow: UniverseFlow, sampler: UiQuerySampler, impact: Impact) -> None:
     """UI queries with nothing else running, then one-theme updates for the delivery baseline."""
     t0 = time.time()
-    wait_until(lambda: sampler.count_between(t0, time.time()) >= T.ETF5_MIN_UI_SAMPLES, 20,
-               f"{T.ETF5_MIN_UI_SAMPLES} UI queries with no expansion running")
+    wait_until(lambda: sampler.count_between(t0, time.time()) >= M.IMPACT_MIN_UI_SAMPLES, 20,
+               f"{M.IMPACT_MIN_UI_SAMPLES} UI queries with no expansion running")
     impact.ui_before = sampler.result.between(t0, time.time())
-    for _ in range(T.ETF5_MAX_EXPANSIONS):
-        if len(impact.delivery_before) >= T.ETF5_MIN_DELIVERY_SAMPLES:
+    for _ in range(M.IMPACT_MAX_EXPANSIONS):
+        if len(impact.delivery_before) >= M.IMPACT_MIN_DELIVERY_SAMPLES:
             break
         impact.delivery_before += flow.latencies_ms([flow.expand([BASELINE_THEME])])
 
@@ -346,7 +346,7 @@ def measure_during_expansions(flow: UniverseFlow, sampler: UiQuerySampler, impac
         backgrounds.append(background)
         background.start()
         try:
-            for _ in range(T.ETF5_MIN_EXPANSIONS):
+            for _ in range(M.IMPACT_MIN_EXPANSIONS):
                 impact.rounds.append(flow.expand())
         finally:
             run = background.stop()
@@ -363,7 +363,7 @@ def measure_during_expansions(flow: UniverseFlow, sampler: UiQuerySampler, impac
             if r.producer_id in windows and r.message
             and any(a <= parse_timestamp(r.message["timestamp"]) <= b
                     for pid, ws in windows.items() if pid != r.producer_id for a, b in ws)]
-        enough = (len(impact.ui_during) >= T.ETF5_MIN_UI_SAMPLES
-                  and len(impact.delivery_during) >= T.ETF5_MIN_DELIVERY_SAMPLES)
-        if enough or len(impact.rounds) >= T.ETF5_MAX_EXPANSIONS:
+        enough = (len(impact.ui_during) >= M.IMPACT_MIN_UI_SAMPLES
+                  and len(impact.delivery_during) >= M.IMPACT_MIN_DELIVERY_SAMPLES)
+        if enough or len(impact.rounds) >= M.IMPACT_MAX_EXPANSIONS:
             return

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import redis
 
+from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.config import targets as T
 from tickstock_acceptance.contract import REDIS_DB_FLOWS
 from tickstock_acceptance.core.waiting import DeadlineExceeded, wait_until
@@ -65,9 +66,9 @@ def trim_slack(client: redis.Redis) -> int:
     macro nodes only, and a node holds at most ``stream-node-max-entries`` entries."""
     try:
         value = client.config_get("stream-node-max-entries").get("stream-node-max-entries")
-        return int(value) if value is not None else T.STREAM_TRIM_SLACK_DEFAULT
+        return int(value) if value is not None else M.STREAM_TRIM_SLACK_DEFAULT
     except redis.ResponseError:  # CONFIG disabled on a managed Redis
-        return T.STREAM_TRIM_SLACK_DEFAULT
+        return M.STREAM_TRIM_SLACK_DEFAULT
 
 
 # -- situation 1: a crashed instance's unacknowledged entries ---------------------------------
@@ -119,14 +120,14 @@ class CrashRecovery:
         self.first.register()
 
     def first_reads_and_crashes(self) -> list[tuple[str, Received]]:
-        self.read_by_first = self.first.read(T.RED2_CRASH_READ_COUNT)
+        self.read_by_first = self.first.read(M.CRASH_READ_COUNT)
         self.first.crash()
         return self.read_by_first
 
     def second_claims_and_processes(self) -> None:
         t0 = time.monotonic()
-        self.claimed = wait_until(lambda: self.second.claim(T.RED2_CLAIM_MIN_IDLE_MS),
-                                  T.RED2_CLAIM_DEADLINE_S,
+        self.claimed = wait_until(lambda: self.second.claim(M.CLAIM_MIN_IDLE_MS),
+                                  M.CLAIM_DEADLINE_S,
                                   "the second instance claiming the crashed instance's pending entries")
         self.claim_wait_s = time.monotonic() - t0
         self._process(self.claimed)
@@ -177,7 +178,7 @@ class StreamBound:
                  "etfs": [{"symbol": "SPY", "name": "SPDR S&P 500 ETF Trust", "aum": 5e11,
                            "avg_volume": 7e7}]}
         data = {"themes": {f"{BURST_THEME_PREFIX}{_letters(index)}_{_letters(n)}": theme
-                           for n in range(T.RED2_BURST_THEMES_PER_PRODUCER)}}
+                           for n in range(M.BURST_THEMES_PER_PRODUCER)}}
         fd, name = tempfile.mkstemp(prefix="test_red2_source_", suffix=".json")
         with open(fd, "w") as fh:
             json.dump(data, fh)
@@ -189,13 +190,13 @@ class StreamBound:
         taken MAXLEN plus twice the trimming slack new entries (so trimming must have happened)."""
         wanted = T.STREAM_MAXLEN + 2 * self.slack
         before, t0 = self.entries_added(), time.monotonic()
-        args = [("expand", "--repeat-until-stopped", "--max-seconds", str(T.RED2_BURST_DEADLINE_S + 5),
-                 "--source", self._burst_source(i)) for i in range(T.RED2_BURST_PRODUCERS)]
+        args = [("expand", "--repeat-until-stopped", "--max-seconds", str(M.BURST_DEADLINE_S + 5),
+                 "--source", self._burst_source(i)) for i in range(M.BURST_PRODUCERS)]
         procs = [(a, *producer.start(*a)) for a in args]
         try:
             wait_until(lambda: self.entries_added() - before >= wanted
                        or any(p.poll() is not None for _, p, _ in procs),
-                       T.RED2_BURST_DEADLINE_S, f"{wanted} notifications on {self.key}")
+                       M.BURST_DEADLINE_S, f"{wanted} notifications on {self.key}")
         except DeadlineExceeded:
             pass  # judged by burst_problems (with the count that did arrive)
         finally:

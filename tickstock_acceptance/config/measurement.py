@@ -1,0 +1,94 @@
+"""Measurement design: how much evidence the suite requires of itself, and how long it waits.
+
+Not the spec's targets (those are in ``targets``): sample sizes, the overlap a measurement needs,
+the deadlines of waits, the aims of ``make bench`` and the thresholds of the baseline comparison.
+
+Every deadline goes through ``deadline()``, which multiplies it by one timeout multiplier
+(``TICKSTOCK_TIMEOUT_MULTIPLIER``, default 1), as patroni's acceptance suite does: a slow or busy
+machine (a shared CI runner) changes one setting instead of many numbers. A scenario that needs
+volume waits until it has it, bounded by its (multiplied) deadline, and reports the rate it saw.
+"""
+
+from __future__ import annotations
+
+import os
+
+from tickstock_acceptance.core.errors import SuiteError
+
+TIMEOUT_MULTIPLIER_ENV = "TICKSTOCK_TIMEOUT_MULTIPLIER"
+
+
+def timeout_multiplier(environ=None) -> float:
+    """The run's timeout multiplier (a positive number; 1 when unset)."""
+    raw = (os.environ if environ is None else environ).get(TIMEOUT_MULTIPLIER_ENV, "").strip()
+    if not raw:
+        return 1.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 100:
+        raise SuiteError(f"{TIMEOUT_MULTIPLIER_ENV}={raw!r} is not a positive number up to 100",
+                         f"set {TIMEOUT_MULTIPLIER_ENV} to e.g. 2 on a slow machine, or unset it")
+    return value
+
+
+def deadline(seconds: float) -> float:
+    """A deadline in seconds, scaled by the timeout multiplier."""
+    return seconds * timeout_multiplier()
+
+
+# -- Deadlines (seconds, before the multiplier) -------------------------------------------------
+PRODUCER_COMMAND_DEADLINE_S = 120.0   # one producer command, start to exit
+PRODUCER_STOP_DEADLINE_S = 60.0       # a background producer's report after SIGTERM
+SUBSCRIBE_DEADLINE_S = 5.0            # Redis confirms a subscription
+DELIVERY_DEADLINE_S = 10.0            # what the producer persisted has also arrived live
+BACKGROUND_START_DEADLINE_S = 30.0    # a background producer shows its first effect
+QUIET_SAMPLES_DEADLINE_S = 20.0       # UI samples with nothing else running
+SERVER_START_DEADLINE_S = 60.0        # an embedded server accepts work
+
+# -- Sample sizes: how much evidence a figure needs before it is judged --------------------------
+FUNCTION_TIMING_SAMPLES = 20     # timed repetitions of one database function call
+ROUND_TRIP_SAMPLES = 20          # round trips per server or logical database (environment checks)
+
+# Expansion impact on UI queries and delivery (before / during large expansions)
+IMPACT_MIN_UI_SAMPLES = 40         # UI queries needed in each window (before / during the expansions)
+IMPACT_MIN_DELIVERY_SAMPLES = 12   # notifications needed in each window (before / during)
+IMPACT_MIN_EXPANSIONS = 2          # measured expansions per background cycle
+IMPACT_MAX_EXPANSIONS = 12         # give up (and fail on the sample minimums) after this many
+
+# Stock universe maintenance beside ETF universe queries
+COEXIST_MIN_OVERLAPPING_REWRITES = 3  # stock universe rewrites that must overlap the query window
+# "Blocked" is judged on the 99th percentile of the queries: a writer that blocks readers delays
+# many of them, while one query delayed by the CPU scheduler of a busy 2-core machine is not a
+# block (the max is still attached as evidence).
+BLOCKING_PERCENTILE = "p99"
+
+# -- Message persistence: how the suite exercises the stream contract ---------------------------
+# Approximate trimming (``MAXLEN ~``) removes whole stream nodes only, so a stream may stay above
+# MAXLEN by less than one node: at most ``stream-node-max-entries`` entries, read from the server
+# (CONFIG GET) or, where CONFIG is disabled, Redis's default below.
+STREAM_TRIM_SLACK_DEFAULT = 100
+CRASH_READ_COUNT = 3             # entries the crashing instance reads and never acknowledges
+CLAIM_MIN_IDLE_MS = 200          # XAUTOCLAIM min-idle-time: unacknowledged this long = owner is gone
+CLAIM_DEADLINE_S = 5.0           # the claim must succeed within this long after the crash
+BURST_PRODUCERS = 3              # producer processes publishing the volume at once (own themes)
+BURST_THEMES_PER_PRODUCER = 50   # one-ETF themes per burst producer (notifications per round)
+# The burst waits until the stream has taken the volume it needs (about 8 s on an idle 2-core
+# machine, 3-4x that with both cores busy); this bounds the wait.
+BURST_DEADLINE_S = 90.0
+
+# -- `make bench` aims (the project's own aims, reported, never a gate) ---------------------------
+BENCH_EXPANSION_AIM_MS = 100.0          # median expansion time inside the producer
+BENCH_UI_QUERY_P95_AIM_MS = 5.0         # get_etf_universe(theme, true) p95
+BENCH_DELIVERY_P99_VS_RAW_AIM = 2.0     # notification delivery p99 / raw redis-py pub-sub p99
+
+# -- Baseline comparison (warnings, never failures) -----------------------------------------------
+# How ``reporting.history.compare`` decides that a figure moved beyond run-to-run noise against the
+# accepted baseline. A change beyond the band is a warning in the sign-off; failing is the job of
+# the targets and regression lines.
+BASELINE_MIN_RUNS = 3            # earlier runs needed before their spread is trusted as the noise estimate
+BASELINE_WINDOW = 10             # how many earlier runs (the latest) the spread is taken from
+BASELINE_MIN_SAMPLES = 5         # samples a distribution needs before its p50→p95 spread is trusted
+BASELINE_SIGMAS = 3.0            # noise band = this many robust standard deviations of earlier runs
+BASELINE_RELATIVE_FLOOR = 0.05   # changes under 5 % of the baseline (or of the target) are never flagged
