@@ -4,10 +4,14 @@ Feature: Test environment validation
   against: the test database with its Phase 3 schema, the test Redis with the three logical
   databases the tests use, and the notification channels. If this fails, the run stops here.
 
+  The database is read through its catalog as TickStockApp's role; each Redis database gets a
+  fresh test_ key that must be readable there and nowhere else; the channels are asked of the
+  producer under test (its channels command), not assumed.
+
   @checklist:ENV-1 @scenario:env-database-schema
   Scenario: The test database is reachable and carries the Phase 3 schema
     Given the test database, connected as TickStockApp
-    Then it answers queries within the general query target
+    Then it answers queries within the general query target of 500 ms
     And the catalog lists these columns on cache_entries
       | column               |
       | universe_category    |

@@ -2,7 +2,12 @@ Feature: Database integration
   The Phase 3 schema must not break what was there before, and the new ETF universe reads must
   live alongside TickStockPL's stock universe maintenance.
 
-  @checklist:DB-1 @embedded_only @scenario:db-legacy-compatibility
+  Backward compatibility is shown on a scratch database the run owns: migrated to the pre-Phase-3
+  schema, filled the way pre-Phase-3 code wrote, then migrated to Phase 3. The stock universe
+  maintenance is the producer's own process rewriting market-cap tier universes round after
+  round; "held up" is judged on the 99th percentile of the queries (the maximum is evidence).
+
+  @checklist:DB-1 @scenario:db-legacy-compatibility @use.with_mode=embedded
   Scenario: Rows and queries from before Phase 3 read identically after the Phase 3 migration
     Given a scratch database the run owns, migrated only to the pre-Phase-3 schema
     And legacy rows written the way pre-Phase-3 code wrote them
@@ -19,6 +24,6 @@ Feature: Database integration
     When 4 TickStockApp clients each run 100 ETF universe queries at the same time
     Then every query succeeded
     And the stock universe maintenance overlapped the queries and none of its rewrites failed
-    And the ETF universe queries were not held up beyond the UI query target
+    And the ETF universe queries were not held up beyond the UI query target of 50 ms
     And the stock universes agree with the market caps in the symbols table
     And the ETF universes are unchanged by the stock universe maintenance

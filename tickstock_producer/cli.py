@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     e = sub.add_parser("expand", help="build the ETF universes, write them and publish notifications")
     e.add_argument("--themes", help="comma-separated theme names (default: all themes of the source)")
-    e.add_argument("--source", help="an alternative ETF source file (same format as data/etf_universe.json)")
+    e.add_argument("--source", help="an alternative ETF source file "
+                                    "(same format as contract/reference/etf_universe.json)")
     e.add_argument("--repeat-until-stopped", action="store_true",
                    help="expand again and again until SIGTERM/SIGINT (or --max-seconds), "
                         "then report every round")

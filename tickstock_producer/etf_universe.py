@@ -1,7 +1,8 @@
 """EtfUniverseManager: builds the ETF universes from the reference data and announces them.
 
-Source: ``data/etf_universe.json`` (themes → focus, criteria, liquidity_filter, ETFs with name,
-AUM in USD and average daily volume in shares). For each theme the manager
+Source: ``contract/reference/etf_universe.json`` (the contract's reference ETF facts, owned by the
+acceptance suite; the reference producer reads the same file): themes → focus, criteria,
+liquidity_filter, ETFs with name, AUM in USD and average daily volume in shares). For each theme the manager
 
 1. applies the theme's liquidity filter: an ETF stays only if ``aum >= min_aum`` and
    ``avg_volume >= min_avg_volume`` (a missing threshold does not filter);
@@ -28,7 +29,7 @@ from psycopg2.extras import Json
 
 from .events import EventPublisher
 
-DATA_FILE = Path(__file__).resolve().parent / "data" / "etf_universe.json"
+DATA_FILE = Path(__file__).resolve().parents[1] / "contract" / "reference" / "etf_universe.json"
 SERVICE = "tickstock_pl.etf_universe_manager"
 
 
@@ -51,7 +52,7 @@ class Theme:
 
 
 class SourceError(ValueError):
-    """An ETF source file that does not have the shape of ``data/etf_universe.json``."""
+    """An ETF source file that does not have the shape of ``contract/reference/etf_universe.json``."""
 
 
 def _number(value, where: str) -> float:
@@ -184,7 +185,7 @@ class EtfUniverseManager:
             "symbol_facts": {e.symbol: {"name": e.name, "aum": e.aum, "avg_volume": e.avg_volume}
                              for e in (*kept, *excluded)},
             "excluded_symbols": sorted(e.symbol for e in excluded),
-            "source": "tickstock_producer/data/etf_universe.json",
+            "source": "contract/reference/etf_universe.json",
         }
 
     def expand(self, themes: Iterable[str] | None = None) -> ExpansionReport:

@@ -1,6 +1,6 @@
 """EventPublisher: every TickStockPL event goes to pub-sub AND to a bounded Redis Stream.
 
-Delivery contract (read by the acceptance suite's consumer, ``tickstock_acceptance.consumer``):
+Delivery contract (the contract in ``contract/``):
 
 * ``PUBLISH <channel> <json>`` for live subscribers (at-most-once, server-wide).
 * ``XADD stream:<channel> MAXLEN ~ STREAM_MAXLEN * data <json>`` in the flows database
@@ -13,7 +13,7 @@ Every message is one JSON object: ``timestamp`` (ISO-8601 with UTC offset, taken
 before the publish, so ``receive time - timestamp`` is the delivery latency), ``service``,
 ``event_type``, a unique ``message_id``, ``producer_id`` and a per-producer monotonic
 ``sequence`` (1, 2, 3, ... for one EventPublisher), plus the event's ``data``. Each message is
-validated against its JSON Schema (``schemas/<event_type>.json``) before it leaves.
+validated against its JSON Schema (``contract/schemas/<event_type>.json``) before it leaves.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ import redis
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+# The JSON Schemas are the contract's (``contract/schemas``, owned by the acceptance suite); the
+# reference producer validates against the same files before publishing.
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "contract" / "schemas"
 SCHEMA_BASE = "https://schemas.tickstock.local/events/"
 STREAM_PREFIX = "stream:"
 STREAM_MAXLEN = 10_000

@@ -9,12 +9,15 @@ import time
 import pytest
 
 from tests.conftest import run_cli
+from tickstock_acceptance.checks.database.coexistence import stock_universes
 from tickstock_acceptance.checks.redis import persistence as stream_checks
-from tickstock_acceptance.config import targets
-from tickstock_acceptance.contract import CHANNEL_NAMING_PATTERN, CHANNELS
+from tickstock_acceptance.contract import messaging
+from tickstock_acceptance.contract.events import message_problems
+from tickstock_acceptance.contract.messaging import CHANNEL_NAMING_PATTERN, CHANNELS
 from tickstock_acceptance.core.waiting import wait_until
+from tickstock_acceptance.sut import streams
 from tickstock_acceptance.sut import subscriber as consumer
-from tickstock_acceptance.sut.ui_clients import Sample, peak_in_flight, stock_universes
+from tickstock_acceptance.sut.ui_clients import Sample, peak_in_flight
 from tickstock_producer import events
 from tickstock_producer.etf_universe import Etf, SourceError, Theme, apply_liquidity_filter, load_source
 from tickstock_producer.historical_loader import ANCHOR_DATE, synthetic_bars, trading_days
@@ -70,12 +73,14 @@ def test_schemas_accept_good_and_reject_bad_messages():
 
 
 def test_suite_and_producer_agree_on_the_contract():
-    assert consumer.STREAM_KEY_PREFIX == events.STREAM_PREFIX
-    assert targets.STREAM_MAXLEN == events.STREAM_MAXLEN  # RED-2 judges the documented bound
-    assert consumer.UNIVERSE_CHANNEL == events.CHANNEL_UNIVERSE_UPDATED == CHANNELS["universe_updated"]
+    assert messaging.STREAM_KEY_PREFIX == events.STREAM_PREFIX
+    assert messaging.STREAM_MAXLEN == events.STREAM_MAXLEN  # the stream bound the persistence checks judge
+    assert messaging.STREAM_DB == events.REDIS_DB_FLOWS
+    assert events.CHANNELS == CHANNELS  # the producer's channel table is the contract's
+    assert messaging.UNIVERSE_CHANNEL == events.CHANNEL_UNIVERSE_UPDATED == CHANNELS["universe_updated"]
     assert all(CHANNEL_NAMING_PATTERN.match(c) for c in events.EVENT_CHANNELS.values())
     rec = consumer.decode("tickstock.universe.updated", json.dumps(_message()), 0.0)
-    assert consumer.schema_problems(rec) == []
+    assert rec.problems() == [] == message_problems(_message())
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +152,7 @@ def test_red1_observer_sees_every_tickstock_channel_and_nothing_else(redis_serve
         observer.stop()
         publisher.close()
     assert seen == ["tickstock.universe.updated", "tickstock:cache:sync_complete"]
-    misnamed = [c for c in seen if not consumer.channel_follows_convention(c)]
+    misnamed = [c for c in seen if not messaging.follows_naming_convention(c)]
     assert misnamed == ["tickstock:cache:sync_complete"]
 
 
@@ -234,8 +239,8 @@ def test_a_group_member_claims_what_a_crashed_member_left_unacknowledged(redis_s
     import redis
 
     system = _RedisOnly(redis_server)
-    first = stream_checks.GroupInstance(system, "unit_crash_group", "app-1")
-    second = stream_checks.GroupInstance(system, "unit_crash_group", "app-2")
+    first = streams.GroupInstance(system, "unit_crash_group", "app-1")
+    second = streams.GroupInstance(system, "unit_crash_group", "app-2")
     first.register()
     r = redis.Redis(host=redis_server.host, port=redis_server.port, db=14, decode_responses=True)
     pub = events.EventPublisher(r, "test_service")
@@ -254,4 +259,4 @@ def test_a_group_member_claims_what_a_crashed_member_left_unacknowledged(redis_s
     assert [rec.message["sequence"] for _, rec in rest] == [3, 4, 5]
     assert second.pending() == 0 and second.read(100) == [] and second.claim(0) == []
     assert second.own_history() == []
-    assert stream_checks.trim_slack(r) == 100  # Redis's default stream-node-max-entries
+    assert streams.trim_slack(r) == 100  # Redis's default stream-node-max-entries

@@ -1,5 +1,6 @@
 import pytest
 
+from tickstock_acceptance.contract.messaging import REDIS_TEST_DBS
 from tickstock_acceptance.core.errors import TargetRefused
 from tickstock_acceptance.core.guard import require_test_database, require_test_redis_db
 
@@ -27,10 +28,10 @@ def test_override_lifts_the_guard():
 
 @pytest.mark.parametrize("db", [13, 14, 15])
 def test_redis_test_dbs_pass(db):
-    require_test_redis_db(db)
+    require_test_redis_db(db, REDIS_TEST_DBS)
 
 
 @pytest.mark.parametrize("db", [0, 1, 12, 16])
 def test_other_redis_dbs_refused(db):
     with pytest.raises(TargetRefused, match=f"database {db}"):
-        require_test_redis_db(db)
+        require_test_redis_db(db, REDIS_TEST_DBS)

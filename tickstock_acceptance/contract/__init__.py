@@ -1,51 +1,11 @@
-"""The message and database contract between TickStockPL and TickStockApp (from the spec)."""
+"""The contract between TickStockPL and TickStockApp, as the suite states it.
 
-from __future__ import annotations
+Channels and their naming convention, the streams, the Redis logical databases and their roles
+(``messaging``), the JSON Schemas of the events (``events``), the reference ETF facts the oracles
+use (``reference``) and the database objects and roles (``database``). The first three are loaded
+from the files in the repository's ``contract/`` folder, which the suite owns: nothing here is
+read from the system under test (a real TickStockPL is judged against these files; the reference
+producer happens to read the same ones).
 
-import re
-
-CHANNEL_NAMING_PATTERN = re.compile(r"^tickstock\.[a-z_]+\.[a-z_]+$")
-
-CHANNELS = {
-    "universe_updated": "tickstock.universe.updated",
-    "cache_sync_complete": "tickstock.cache.sync_complete",
-    "etf_correlation_update": "tickstock.etf.correlation_update",
-    "ipo_assignment": "tickstock.cache.ipo_assignment",
-    "delisting_cleanup": "tickstock.cache.delisting_cleanup",
-}
-
-REQUIRED_CHANNELS = (
-    "tickstock.universe.updated",
-    "tickstock.cache.sync_complete",
-    "tickstock.etf.correlation_update",
-)
-
-REQUIRED_SCHEMA_COLUMNS = (
-    "universe_category",
-    "liquidity_filter",
-    "universe_metadata",
-    "last_universe_update",
-)
-
-REQUIRED_INDEXES = ("idx_cache_entries_category", "idx_cache_entries_updated")
-
-REQUIRED_DATABASE_FUNCTIONS = (
-    "get_etf_universe",
-    "update_etf_universe",
-    "get_etf_universes_summary",
-    "validate_etf_universe_symbols",
-)
-
-# Redis logical databases and the roles the spec gives them.
-REDIS_DB_RESILIENCE = 13
-REDIS_DB_FLOWS = 14
-REDIS_DB_INTEGRATION = 15
-REDIS_TEST_DBS = (REDIS_DB_RESILIENCE, REDIS_DB_FLOWS, REDIS_DB_INTEGRATION)
-
-CONSUMER_ROLE = "app_readwrite"
-PRODUCER_ROLE = "tickstock_producer"
-
-
-def invalid_channels(channels) -> list[str]:
-    """Channels that do not match the naming convention."""
-    return [c for c in channels if not CHANNEL_NAMING_PATTERN.match(c)]
+May import: ``config`` and ``core``.
+"""

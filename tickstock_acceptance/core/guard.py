@@ -7,7 +7,6 @@ be flushed only in logical databases 13–15. Only the loudly named override lif
 from __future__ import annotations
 
 from tickstock_acceptance.config.settings import UNSAFE_OVERRIDE_ENV, UNSAFE_OVERRIDE_KEY
-from tickstock_acceptance.contract import REDIS_TEST_DBS
 from tickstock_acceptance.core.errors import TargetRefused
 
 
@@ -23,12 +22,12 @@ def require_test_database(name: str, created_by_run: bool, override: bool = Fals
     )
 
 
-def require_test_redis_db(db: int, override: bool = False) -> None:
-    """Refuse to flush any Redis logical database outside 13–15."""
-    if db in REDIS_TEST_DBS or override:
+def require_test_redis_db(db: int, test_dbs: tuple[int, ...], override: bool = False) -> None:
+    """Refuse to flush any Redis logical database outside ``test_dbs`` (the contract's 13–15)."""
+    if db in test_dbs or override:
         return
     raise TargetRefused(
         f"refusing to flush Redis database {db}: only databases "
-        f"{', '.join(map(str, REDIS_TEST_DBS))} belong to the tests; nothing was touched",
+        f"{', '.join(map(str, test_dbs))} belong to the tests; nothing was touched",
         f"use databases 13-15, or set {UNSAFE_OVERRIDE_ENV}=yes if you really mean it",
     )

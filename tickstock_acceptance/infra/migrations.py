@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tickstock_acceptance.config.paths import ROOT
-from tickstock_acceptance.contract import (
+from tickstock_acceptance.contract.database import (
     REQUIRED_DATABASE_FUNCTIONS,
     REQUIRED_INDEXES,
     REQUIRED_SCHEMA_COLUMNS,
+    REQUIRED_TABLES,
 )
 from tickstock_acceptance.core.errors import SuiteError
+from tickstock_acceptance.infra.catalog import Catalog
 
 SQL_DIR = ROOT / "sql"
 MIGRATION_LOCK_KEY = 7_314_2025  # pg_advisory_lock key: "tickstock migrations"
@@ -121,23 +123,11 @@ class SchemaReport:
 
 def inspect_schema(conn) -> SchemaReport:
     """Read the catalog for the tables, columns, indexes and functions the contract needs."""
-    with conn.cursor() as cur:
-        cur.execute("""SELECT table_name FROM information_schema.tables
-                       WHERE table_schema = current_schema()""")
-        tables = {r[0] for r in cur.fetchall()}
-        cur.execute("""SELECT column_name FROM information_schema.columns
-                       WHERE table_schema = current_schema() AND table_name = 'cache_entries'""")
-        columns = {r[0] for r in cur.fetchall()}
-        cur.execute("""SELECT indexname FROM pg_indexes
-                       WHERE schemaname = current_schema() AND tablename = 'cache_entries'""")
-        indexes = {r[0] for r in cur.fetchall()}
-        cur.execute("""SELECT p.proname FROM pg_proc p
-                       JOIN pg_namespace n ON n.oid = p.pronamespace
-                       WHERE n.nspname = current_schema()""")
-        functions = {r[0] for r in cur.fetchall()}
-    needed_tables = ("symbols", "cache_entries", "ohlcv_daily")
+    catalog = Catalog(conn)
+    tables, columns = catalog.tables(), catalog.columns("cache_entries")
+    indexes, functions = catalog.indexes("cache_entries"), catalog.functions()
     return SchemaReport(
-        missing_tables=[t for t in needed_tables if t not in tables],
+        missing_tables=[t for t in REQUIRED_TABLES if t not in tables],
         missing_columns=[c for c in REQUIRED_SCHEMA_COLUMNS if c not in columns],
         missing_indexes=[i for i in REQUIRED_INDEXES if i not in indexes],
         missing_functions=[f for f in REQUIRED_DATABASE_FUNCTIONS if f not in functions],

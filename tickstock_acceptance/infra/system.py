@@ -7,26 +7,31 @@ the guard before any write, then migrates (owned database) or validates (externa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import secrets
+import shutil
 import subprocess
-import time
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from psycopg2 import sql
 
-from tickstock_acceptance.config.paths import ROOT
+from tickstock_acceptance.config.paths import REPORTS_DIR, ROOT
 from tickstock_acceptance.config.settings import Settings
-from tickstock_acceptance.contract import CONSUMER_ROLE, PRODUCER_ROLE, REDIS_TEST_DBS
+from tickstock_acceptance.contract.database import CONSUMER_ROLE, PRODUCER_ROLE
+from tickstock_acceptance.contract.messaging import REDIS_TEST_DBS
 from tickstock_acceptance.core import guard
 from tickstock_acceptance.core.errors import SuiteError
 from tickstock_acceptance.infra.db import DbEndpoint, connect, session
 from tickstock_acceptance.infra.embedded import EmbeddedPostgres, EmbeddedRedis, ExternalServer, RunDir
 from tickstock_acceptance.infra.migrations import apply_migrations, inspect_schema, require_schema
 from tickstock_acceptance.infra.redis_client import RedisEndpoint, checked_client, client
+
+SCRATCH_ROOT = REPORTS_DIR / "run-files"  # files a run writes for the producer, removed at close
 
 
 @dataclass
@@ -64,6 +69,7 @@ class AcceptanceSystem:
         self.opened = False
         self.schema_report = None
         self._endpoints: dict[str, DbEndpoint] = {}
+        self._scratch: Path | None = None
         self._redis_endpoint: RedisEndpoint | None = None
         self.facts = RunFacts(mode=settings.mode,
                               started_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -158,7 +164,7 @@ class AcceptanceSystem:
     def flush_test_redis_dbs(self) -> None:
         """The spec flushes the test databases before and after runs: only 13–15, guarded."""
         for db in REDIS_TEST_DBS:
-            guard.require_test_redis_db(db, self.settings.UNSAFE_allow_non_test_target)
+            guard.require_test_redis_db(db, REDIS_TEST_DBS, self.settings.UNSAFE_allow_non_test_target)
             checked_client(self.redis_endpoint, db).flushdb()
 
     def delete_test_rows(self) -> dict[str, int]:
@@ -191,14 +197,30 @@ class AcceptanceSystem:
         if self.run_dir is not None:
             self.run_dir.remove()
             self.run_dir = None
+        self._remove_scratch()
+
+    def scratch_file(self, prefix: str, data: dict) -> Path:
+        """Write ``data`` as a JSON file the run owns (e.g. a source for the producer); it is
+        removed when the run closes. The files live in a folder of their own under the reports
+        folder, never loose in the machine's temporary directory."""
+        if self._scratch is None:
+            SCRATCH_ROOT.mkdir(parents=True, exist_ok=True)
+            self._scratch = Path(tempfile.mkdtemp(prefix="run-", dir=SCRATCH_ROOT))
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".json", dir=self._scratch)
+        with open(fd, "w") as fh:
+            json.dump(data, fh)
+        return Path(name)
+
+    def _remove_scratch(self) -> None:
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+            with contextlib.suppress(OSError):
+                SCRATCH_ROOT.rmdir()  # only when no other run still has files there
 
     def write_facts(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.facts.__dict__, indent=2))
-
-
-def wall_clock_ms() -> float:
-    return time.time() * 1000.0
 
 
 def preflight(settings: Settings) -> None:

@@ -1,30 +1,51 @@
-"""Parameter types for step sentences (behave ``register_type``); imported by step modules."""
+"""Parameter types for step sentences (behave ``register_type``), registered when steplib is imported.
+
+Feature files write the spec's numbers in their sentences ("within the message delivery target of
+100 ms", "at least 200 distinct ETF symbols"), and these types check each number against
+``config.targets`` while the step is matched: a sentence whose number differs from the one source
+fails its step with a message naming both, so the two can never drift apart silently.
+"""
 
 from __future__ import annotations
+
+import re
 
 import parse
 from behave import register_type
 
-from tickstock_acceptance.config.targets import Target, by_phrase
+from tickstock_acceptance.config import targets as T
+from tickstock_acceptance.config.targets import Target
 
 
-@parse.with_pattern(r"[a-z][a-z ]*?")
+class SpecMismatch(ValueError):
+    """A number in a feature sentence differs from the spec's number in config.targets."""
+
+
+@parse.with_pattern(r"[A-Za-z][A-Za-z ]*? target of [0-9][0-9.]* (?:ms|s|%|MB)")
 def parse_target(text: str) -> Target:
-    return by_phrase(text)
+    """"message delivery target of 100 ms" → the target, once its limit and unit match the text."""
+    m = re.fullmatch(r"(?P<name>.+?) target of (?P<limit>[0-9.]+) (?P<unit>\S+)", text)
+    target = T.by_phrase(m["name"])
+    if (float(m["limit"]), m["unit"]) != (target.limit, target.unit):
+        raise SpecMismatch(f"the feature says '{text}', but config/targets.py says {target.describe()}")
+    return target
+
+
+def spec_number(name: str, value: int):
+    """A parameter type for one of the spec's counts: the sentence's number must equal ``value``."""
+
+    @parse.with_pattern(r"\d+")
+    def convert(text: str) -> int:
+        if int(text) != value:
+            raise SpecMismatch(f"the feature says {text} ({name}), but config/targets.py says {value}")
+        return value
+
+    return convert
 
 
 @parse.with_pattern(r"\d+(?:(?:, | and )\d+)*")
 def parse_int_list(text: str) -> list[int]:
     return [int(x) for x in text.replace(" and ", ", ").split(", ")]
-
-
-register_type(Target=parse_target, IntList=parse_int_list)
-
-
-@parse.with_pattern(r"[A-Za-z][A-Za-z ]*?")
-def parse_named_target(text: str) -> Target:
-    """A target named with capitals too, e.g. "ETF universe query" or "UI query"."""
-    return by_phrase(text)
 
 
 @parse.with_pattern(r"[A-Z][A-Z0-9_.]*(?:(?:, | and )[A-Z][A-Z0-9_.]*)*")
@@ -33,4 +54,11 @@ def parse_symbols(text: str) -> list[str]:
     return [s.strip() for s in text.replace(" and ", ", ").split(", ") if s.strip()]
 
 
-register_type(NamedTarget=parse_named_target, Symbols=parse_symbols)
+register_type(
+    Target=parse_target,
+    IntList=parse_int_list,
+    Symbols=parse_symbols,
+    MinEtfSymbols=spec_number("the spec's minimum of distinct ETF symbols", T.ETF_MIN_SYMBOLS),
+    MinEtfThemes=spec_number("the spec's minimum of ETF themes", T.ETF_MIN_THEMES),
+    ConcurrentOperations=spec_number("the spec's concurrent operations", T.CONCURRENT_OPERATIONS),
+)

@@ -19,15 +19,17 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.config.paths import ROOT
-from tickstock_acceptance.contract import REDIS_DB_FLOWS
+from tickstock_acceptance.contract.messaging import STREAM_DB
 from tickstock_acceptance.core.errors import SuiteError
+from tickstock_acceptance.core.waiting import wait_until
 from tickstock_acceptance.infra.system import AcceptanceSystem
 
 ENV_PREFIX = "TICKSTOCK_PL_"
-DEFAULT_TIMEOUT_S = 120
 
 
 @dataclass
@@ -48,7 +50,9 @@ class ProducerRun:
         return self.finished_at - self.started_at
 
     def describe(self) -> str:
-        tail = (self.stderr.strip().splitlines() or [""])[-1]
+        """The command, its exit code and its reported error (JSON report first, else stderr's last line)."""
+        reported = self.report.get("error") if isinstance(self.report, dict) else None
+        tail = reported or (self.stderr.strip().splitlines() or [""])[-1]
         return f"`{' '.join(self.command)}` exited {self.returncode} {tail}".strip()
 
 
@@ -88,7 +92,7 @@ class ProducerController:
             ENV_PREFIX + "DB_HOST": db.host, ENV_PREFIX + "DB_PORT": str(db.port),
             ENV_PREFIX + "DB_NAME": db.dbname, ENV_PREFIX + "DB_USER": db.user,
             ENV_PREFIX + "REDIS_HOST": rd.host, ENV_PREFIX + "REDIS_PORT": str(rd.port),
-            ENV_PREFIX + "REDIS_DB": str(REDIS_DB_FLOWS),
+            ENV_PREFIX + "REDIS_DB": str(STREAM_DB),
         })
         if db.password:
             env[ENV_PREFIX + "DB_PASSWORD"] = db.password
@@ -123,9 +127,9 @@ class ProducerController:
         return ProducerRun(["python", "-m", self.module_name, *args], proc.returncode, report, out,
                            err, started, finished)
 
-    def run(self, *args: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> ProducerRun:
+    def run(self, *args: str, timeout_s: float | None = None) -> ProducerRun:
         proc, started = self.start(*args)
-        return self.finish(proc, started, args, timeout_s)
+        return self.finish(proc, started, args, timeout_s or M.deadline(M.PRODUCER_COMMAND_DEADLINE_S))
 
     # -- the commands -----------------------------------------------------------------------
     def expand(self, themes: list[str] | None = None, source: str | None = None) -> ProducerRun:
@@ -151,6 +155,43 @@ class ProducerController:
 
     def summary(self) -> ProducerRun:
         return self.run("summary")
+
+
+class BackgroundCommand:
+    """A long-running producer command (e.g. ``expand --repeat-until-stopped``) in its own process.
+
+    ``start`` returns once ``started()`` says the command's first effect is visible (seen in the
+    database or on Redis, as TickStockApp), or fails if the process ended first; ``stop`` sends
+    SIGTERM, and the producer finishes its round and prints its report (``run``).
+    """
+
+    def __init__(self, producer: ProducerController, *args: str) -> None:
+        self.producer = producer
+        self.args = args
+        self.proc: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.run: ProducerRun | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, started: Callable[[], bool], what: str) -> BackgroundCommand:
+        self.proc, self.started_at = self.producer.start(*self.args)
+        wait_until(lambda: not self.running or started(), M.deadline(M.BACKGROUND_START_DEADLINE_S), what)
+        if not self.running:
+            self.stop()
+            raise AssertionError(f"{what}: the producer ended before that: {self.run.describe()}")
+        return self
+
+    def stop(self) -> ProducerRun | None:
+        """SIGTERM (if still running) and the producer's report; safe to call twice."""
+        if self.run is None and self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+            self.run = self.producer.finish(self.proc, self.started_at, self.args,
+                                            M.deadline(M.PRODUCER_STOP_DEADLINE_S))
+        return self.run
 
 
 def producer_for(system: AcceptanceSystem) -> ProducerController:

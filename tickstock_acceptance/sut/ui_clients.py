@@ -1,11 +1,8 @@
-"""Concurrent clients and background load, each client on its own connection and thread.
+"""TickStockApp's UI clients as load: each client on its own connection and thread.
 
-* ``concurrent_universe_queries`` — N TickStockApp clients querying ETF universes at once (PERF-2).
+* ``concurrent_universe_queries`` — N TickStockApp clients querying ETF universes at once.
 * ``UiQuerySampler`` — a UI client issuing queries back to back in the background; each sample
-  keeps its wall-clock start so samples can be split into "before" and "during" windows (ETF-5).
-* ``StockUniverseMaintenance`` — the producer's own stock-universe maintenance
-  (``python -m <producer> maintain-stock-universes``, a separate process writing ``TEST_STK``
-  symbols and ``test_`` tier universes as the producer role) in the background (DB-2).
+  keeps its wall-clock start so samples can be split into "before" and "during" windows.
 """
 
 from __future__ import annotations
@@ -18,9 +15,7 @@ from dataclasses import dataclass, field
 import psycopg2
 
 from tickstock_acceptance.core.errors import first_line
-from tickstock_acceptance.core.waiting import wait_until
 from tickstock_acceptance.infra.system import AcceptanceSystem
-from tickstock_acceptance.sut.producer import ProducerRun, producer_for
 
 # What the UI asks most: one ETF universe with its liquidity filter applied.
 UI_QUERY = "SELECT get_etf_universe(%s, true)"
@@ -167,79 +162,3 @@ class UiQuerySampler(Background):
     def overlapping(self, windows: list[tuple[float, float]]) -> list[float]:
         with self.lock:
             return self.result.overlapping(windows)
-
-
-STOCK_SYMBOL_PREFIX, STOCK_SYMBOL_COUNT, STOCK_UNIVERSE_PREFIX = "TEST_STK", 60, "test_"
-TIERS = (("test_large_cap", 10e9, None), ("test_mid_cap", 2e9, 10e9), ("test_small_cap", 300e6, 2e9))
-MAINTENANCE_START_DEADLINE_S = 30.0
-
-
-def stock_universes(market_caps: dict[str, float]) -> dict[str, list[str]]:
-    """The market-cap tier universes for the given caps (large ≥ 10e9, mid 2e9–10e9, small 300e6–2e9).
-
-    The suite's own statement of the tiers (not the producer's code): the oracle for DB-2.
-    """
-    return {name: sorted(s for s, cap in market_caps.items() if cap >= lo and (hi is None or cap < hi))
-            for name, lo, hi in TIERS}
-
-
-class StockUniverseMaintenance:
-    """The producer's stock-universe maintenance, run as its own process in the background.
-
-    ``start`` returns once the process has committed its first round (seen in the database, as
-    TickStockApp); ``stop`` sends SIGTERM, and the producer finishes its round and reports.
-    """
-
-    def __init__(self, system: AcceptanceSystem) -> None:
-        self.system = system
-        self.producer = producer_for(system)
-        self.args = ("maintain-stock-universes", "--symbol-prefix", STOCK_SYMBOL_PREFIX,
-                     "--symbols", str(STOCK_SYMBOL_COUNT), "--universe-prefix", STOCK_UNIVERSE_PREFIX)
-        self.proc = None
-        self.started = 0.0
-        self.run: ProducerRun | None = None
-
-    def _db_now(self):
-        with self.system.session("consumer") as conn, conn.cursor() as cur:
-            cur.execute("SELECT now()")
-            return cur.fetchone()[0]
-
-    def _rewritten_since(self, mark) -> bool:
-        with self.system.session("consumer") as conn, conn.cursor() as cur:
-            cur.execute("""SELECT count(*) FROM cache_entries
-                           WHERE type = 'stock_universe' AND name = ANY(%s)
-                             AND updated_at >= %s""", ([t[0] for t in TIERS], mark))
-            return cur.fetchone()[0] == len(TIERS)
-
-    def start(self) -> StockUniverseMaintenance:
-        mark = self._db_now()
-        self.proc, self.started = self.producer.start(*self.args)
-        wait_until(lambda: self.proc.poll() is not None or self._rewritten_since(mark),
-                   MAINTENANCE_START_DEADLINE_S, "the producer's first stock universe rewrite")
-        if self.proc.poll() is not None:
-            self.stop()
-            raise AssertionError(f"stock universe maintenance ended early: {self.run.describe()}")
-        return self
-
-    def stop(self) -> ProducerRun | None:
-        if self.run is None and self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-            self.run = self.producer.finish(self.proc, self.started, self.args, 30)
-        return self.run
-
-    @property
-    def round_windows(self) -> list[tuple[float, float]]:
-        return [tuple(w) for w in (self.run.report.get("round_windows", []) if self.run else [])]
-
-    def stored_universes(self) -> dict[str, list[str]]:
-        with self.system.session("consumer") as conn, conn.cursor() as cur:
-            cur.execute("""SELECT name, value->'symbols' FROM cache_entries
-                           WHERE type = 'stock_universe' AND name = ANY(%s)""", ([t[0] for t in TIERS],))
-            return {r[0]: r[1] for r in cur.fetchall()}
-
-    def stored_market_caps(self) -> dict[str, float]:
-        with self.system.session("consumer") as conn, conn.cursor() as cur:
-            cur.execute("SELECT symbol, market_cap FROM symbols WHERE symbol LIKE %s",
-                        (STOCK_SYMBOL_PREFIX.replace("_", "\\_") + "%",))
-            return {r[0]: float(r[1]) for r in cur.fetchall()}

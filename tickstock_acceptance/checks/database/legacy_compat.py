@@ -1,4 +1,4 @@
-"""DB-1: legacy rows and legacy queries survive the Phase 3 migration unchanged.
+"""Backward compatibility: legacy rows and legacy queries survive the Phase 3 migration unchanged.
 
 A real migration run on a scratch database the run owns (embedded PostgreSQL, admin role):
 create ``<db>_legacy_<hex>``, apply ``sql/`` up to 001 (the pre-Phase-3 schema), write legacy
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from psycopg2 import sql
 
 from tickstock_acceptance.core.errors import SuiteError
+from tickstock_acceptance.infra.catalog import Catalog
 from tickstock_acceptance.infra.db import session
 from tickstock_acceptance.infra.migrations import apply_migrations
 from tickstock_acceptance.infra.system import AcceptanceSystem
@@ -65,13 +66,20 @@ class CompatibilityReport:
     def differences(self) -> list[str]:
         return [name for name in LEGACY_QUERIES if self.before.get(name) != self.after.get(name)]
 
+    def problems(self) -> list[str]:
+        """Legacy queries that answered nothing before the migration, or differently after it."""
+        missing = [f"{name}: no rows before the migration" for name in LEGACY_QUERIES
+                   if not self.before.get(name)]
+        return missing + [f"{name}: answered {self.before.get(name)} before, {self.after.get(name)} after"
+                          for name in self.differences()]
+
 
 class LegacyCompatibility:
     def __init__(self, system: AcceptanceSystem) -> None:
         self.system = system
         if not system.database_created_by_run or system.postgres is None or not system.postgres.owned:
-            raise SuiteError("DB-1 runs a real migration on a scratch database, which needs the "
-                             "embedded PostgreSQL the run owns", "run in embedded mode")
+            raise SuiteError("the legacy compatibility check runs a real migration on a scratch database, "
+                             "which needs the embedded PostgreSQL the run owns", "run in embedded mode")
         self.name = f"{system.settings.db_name}_legacy_{secrets.token_hex(3)}"
         self.admin = system.endpoint("admin")
         self.report = CompatibilityReport(self.name)
@@ -104,11 +112,8 @@ class LegacyCompatibility:
     def migrate(self) -> None:
         with session(self.admin.with_db(self.name), autocommit=False) as conn:
             self.report.applied_after = apply_migrations(conn)
-        with session(self.admin.with_db(self.name)) as conn, conn.cursor() as cur:
-            cur.execute("""SELECT column_name FROM information_schema.columns
-                           WHERE table_schema = current_schema() AND table_name = 'cache_entries'
-                           ORDER BY ordinal_position""")
-            self.report.new_columns = [r[0] for r in cur.fetchall()]
+        with session(self.admin.with_db(self.name)) as conn:
+            self.report.new_columns = list(Catalog(conn).columns("cache_entries"))
 
     def read_after(self) -> None:
         self.report.after = self._run_queries()

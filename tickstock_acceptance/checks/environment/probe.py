@@ -1,7 +1,8 @@
-"""Probes for the spec's "Test Environment Validation" (checklist ENV-1..3).
+"""Probes for the spec's "Test Environment Validation": database, Redis and channels.
 
 Everything is read from the live servers: the catalog for the schema, real keys in real Redis
-databases for isolation. Nothing is assumed from the migration files.
+databases for isolation, the producer under test for its channel configuration. Nothing is
+assumed from the migration files.
 """
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ from __future__ import annotations
 import secrets
 import time
 
-from tickstock_acceptance.contract import CHANNEL_NAMING_PATTERN
+from tickstock_acceptance.contract.messaging import CHANNEL_NAMING_PATTERN, follows_naming_convention
+from tickstock_acceptance.infra.catalog import Catalog
 from tickstock_acceptance.infra.system import AcceptanceSystem
+from tickstock_acceptance.sut.producer import producer_for
 
 
 class EnvironmentProbe:
-    """Asks the run's PostgreSQL and Redis what they actually provide."""
+    """Asks the run's PostgreSQL, Redis and producer what they actually provide."""
 
     def __init__(self, system: AcceptanceSystem) -> None:
         self.system = system
@@ -28,23 +31,20 @@ class EnvironmentProbe:
             cur.fetchone()
         return (time.perf_counter() - t0) * 1000.0
 
-    def columns_of(self, table: str) -> set[str]:
-        return self._names("""SELECT column_name FROM information_schema.columns
-                              WHERE table_schema = current_schema() AND table_name = %s""", table)
+    def missing_columns(self, table: str, wanted: list[str]) -> list[str]:
+        with self.system.session("consumer") as conn:
+            have = Catalog(conn).columns(table)
+        return [f"column {table}.{c}" for c in wanted if c not in have]
 
-    def indexes_of(self, table: str) -> set[str]:
-        return self._names("""SELECT indexname FROM pg_indexes
-                              WHERE schemaname = current_schema() AND tablename = %s""", table)
+    def missing_indexes(self, table: str, wanted: list[str]) -> list[str]:
+        with self.system.session("consumer") as conn:
+            have = Catalog(conn).indexes(table)
+        return [f"index {i} on {table}" for i in wanted if i not in have]
 
-    def functions(self) -> set[str]:
-        return self._names("""SELECT p.proname FROM pg_proc p
-                              JOIN pg_namespace n ON n.oid = p.pronamespace
-                              WHERE n.nspname = current_schema() AND %s""", True)
-
-    def _names(self, query: str, arg) -> set[str]:
-        with self.system.session("consumer") as conn, conn.cursor() as cur:
-            cur.execute(query, (arg,))
-            return {row[0] for row in cur.fetchall()}
+    def missing_functions(self, wanted: list[str]) -> list[str]:
+        with self.system.session("consumer") as conn:
+            have = Catalog(conn).functions()
+        return [f"function {f}" for f in wanted if f not in have]
 
     # -- Redis ----------------------------------------------------------------------------
     def redis_round_trip_ms(self, db: int) -> float:
@@ -61,22 +61,33 @@ class EnvironmentProbe:
     def read_marker(self, db: int, key: str) -> str | None:
         return self.system.redis_client(db).get(key)
 
-    def visibility(self, dbs) -> dict[tuple[int, int], bool]:
-        """For every (writer, reader) pair: can ``reader`` see the marker ``writer`` wrote?"""
+    def unusable_databases(self, dbs) -> list[str]:
+        """Logical databases that do not keep a value written to them."""
+        return [f"database {db} did not keep its value" for db in dbs
+                if self.read_marker(db, self.write_marker(db)) != str(db)]
+
+    def isolation_problems(self, dbs) -> list[str]:
+        """Values that leak between logical databases, or are unreadable in their own."""
         keys = {db: self.write_marker(db) for db in dbs}
         try:
-            return {(w, r): self.read_marker(r, keys[w]) is not None for w in dbs for r in dbs}
+            seen = {(w, r): self.read_marker(r, keys[w]) is not None for w in dbs for r in dbs}
         finally:
             for db, key in keys.items():
                 self.system.redis_client(db).delete(key)
+        return ([f"a value written to {w} is visible in {r}" for (w, r), v in seen.items() if v and w != r]
+                + [f"a value written to {w} is not readable there" for (w, r), v in seen.items()
+                   if not v and w == r])
 
     # -- Channels -------------------------------------------------------------------------
     def configured_channels(self) -> set[str]:
         """The channels the system under test's producer is configured with (asked, not assumed)."""
-        from tickstock_acceptance.sut.producer import producer_for
-
         return set(producer_for(self.system).channels().values())
 
-    @staticmethod
-    def matches_naming_pattern(channel: str) -> bool:
-        return bool(CHANNEL_NAMING_PATTERN.match(channel))
+
+def missing_channels(configured: set[str], wanted: list[str]) -> list[str]:
+    return [f"channel {c} is not configured" for c in wanted if c not in configured]
+
+
+def misnamed_channels(configured: set[str]) -> list[str]:
+    return [f"channel {c} does not match {CHANNEL_NAMING_PATTERN.pattern}"
+            for c in sorted(configured) if not follows_naming_convention(c)]

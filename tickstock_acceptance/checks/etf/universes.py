@@ -1,32 +1,17 @@
-"""Checks of the ETF universes as TickStockApp sees them (database functions, as the consumer role).
+"""What the stored ETF universes must be (the universes themselves and the four Phase 3 functions).
 
-Every read goes through the Phase 3 functions as ``app_readwrite``; the one write
-(``update_etf_universe`` on a ``test_`` theme) goes as the producer role, as TickStockPL would.
-Times are measured on the monotonic clock around the call (query + fetch).
+Problem finders over what TickStockApp reads (``sut.etf_universes``), judged against the
+contract's reference ETF facts and the test data the suite wrote itself. Each returns a list of
+problems ([] when there are none) or a mapping of them.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from psycopg2.extras import Json
-
-from tickstock_acceptance.infra.system import AcceptanceSystem
-
-
-@dataclass
-class Timed:
-    value: object
-    ms: float
-
-
-def _timed(conn, sql: str, args=(), many: bool = False) -> Timed:
-    t0 = time.perf_counter()
-    with conn.cursor() as cur:
-        cur.execute(sql, args)
-        value = cur.fetchall() if many else cur.fetchone()[0]
-    return Timed(value, (time.perf_counter() - t0) * 1000.0)
+from tickstock_acceptance.contract.database import SUMMARY_SAMPLE_SIZE
+from tickstock_acceptance.contract.reference import below_filter, reference_themes
+from tickstock_acceptance.sut.etf_universes import EtfUniverseStore, Timed, is_test_theme
 
 
 def filter_misses(facts: dict | None, liquidity_filter: dict | None) -> list[str]:
@@ -42,7 +27,81 @@ def filter_misses(facts: dict | None, liquidity_filter: dict | None) -> list[str
     return misses
 
 
-# Test data for the read-time liquidity filter (ETF-4): members that pass (one exactly at both
+def distinct_symbols(members: dict[str, list[str]]) -> set[str]:
+    return {s for syms in members.values() for s in syms}
+
+
+def size_problems(members: dict[str, list[str]], min_symbols: int, min_themes: int) -> list[str]:
+    """Too few distinct ETF symbols or themes across the stored universes."""
+    problems = []
+    if len(members) < min_themes:
+        problems.append(f"{len(members)} themes, need at least {min_themes}")
+    symbols = distinct_symbols(members)
+    if len(symbols) < min_symbols:
+        problems.append(f"{len(symbols)} distinct ETF symbols, need at least {min_symbols}")
+    return problems
+
+
+def short_histories(store: EtfUniverseStore, days: int) -> dict[str, int]:
+    """Members with fewer than ``days`` daily bars → how many they have."""
+    symbols = sorted(distinct_symbols(store.members()))
+    return {s: n for s, n in store.bars_per_symbol(symbols).items() if n < days}
+
+
+def invalid_members(rows: list[dict]) -> list[str]:
+    """Rows of validate_etf_universe_symbols (the producer's universes) that are not existing, active ETFs."""
+    return [f"{r['universe_key']}/{r['symbol']}: exists={r['exists_in_symbols']} type={r['symbol_type']} "
+            f"active={r['active_status']}" for r in rows if not is_test_theme(r["universe_key"])
+            and not (r["exists_in_symbols"] and r["symbol_type"] == "ETF" and r["active_status"])]
+
+
+def stored_filter_problems(store: EtfUniverseStore) -> list[str]:
+    """Each universe stores the liquidity filter of its theme in the reference data."""
+    ref = reference_themes()
+    problems = []
+    themes = store.themes()
+    if not themes:
+        return ["no ETF universe stored"]
+    for theme in themes:
+        stored = store.universe(theme).value.get("liquidity_filter")
+        if theme in ref and stored != ref[theme]["liquidity_filter"]:
+            problems.append(f"{theme}: stores {stored}, built with {ref[theme]['liquidity_filter']}")
+    return problems
+
+
+def liquidity_violations(store: EtfUniverseStore) -> dict[str, list[str]]:
+    """theme → members that miss the theme's stored filter (or themes with no filter stored)."""
+    out: dict[str, list[str]] = {}
+    for theme in store.themes():
+        u = store.universe(theme).value
+        flt = u.get("liquidity_filter")
+        if not isinstance(flt, dict) or not flt:
+            out[theme] = ["no liquidity_filter stored"]
+            continue
+        facts = (u.get("metadata") or {}).get("symbol_facts") or {}
+        bad = [f"{s}: {', '.join(m)}" for s in u["symbols"] if (m := filter_misses(facts.get(s), flt))]
+        filtered = store.universe(theme, apply_filter=True).value
+        if filtered.get("filtered_out_count"):
+            bad.append(f"get_etf_universe(apply filter) drops {filtered['filtered_out']}")
+        if bad:
+            out[theme] = bad
+    return out
+
+
+def illiquid_excluded(members: dict[str, list[str]]) -> dict[str, list[str]]:
+    """theme → ETFs of the reference data that miss the theme's filter (the oracle of exclusion)."""
+    ref = reference_themes()
+    return {t: below_filter(ref[t]) for t in members if t in ref}
+
+
+def leaked_illiquid(members: dict[str, list[str]]) -> dict[str, list[str]]:
+    """theme → reference ETFs below the theme's filter that are in its universe anyway."""
+    excluded = illiquid_excluded(members)
+    return {t: sorted(set(ex) & set(members[t])) for t, ex in excluded.items() if set(ex) & set(members[t])}
+
+
+# -- get_etf_universe -------------------------------------------------------------------------
+# Test data for the read-time liquidity filter: members that pass (one exactly at both
 # thresholds), miss on AUM, miss on volume, and one with no stored facts at all.
 FILTER_PROBE = {
     "liquidity_filter": {"min_aum": 1_000_000_000, "min_avg_volume": 1_000_000},
@@ -54,151 +113,93 @@ FILTER_PROBE = {
 }
 
 
-class EtfUniverseChecks:
-    def __init__(self, system: AcceptanceSystem) -> None:
-        self.system = system
+@dataclass
+class FilterProbe:
+    """A ``test_`` universe written as the producer role, with facts that put some members below
+    its liquidity filter and leave one without facts."""
 
-    # -- reads as TickStockApp ------------------------------------------------------------
-    def themes(self) -> list[str]:
-        with self.system.session("consumer") as conn, conn.cursor() as cur:
-            cur.execute("""SELECT name FROM cache_entries
-                           WHERE type = 'etf_universe' AND universe_category = 'ETF'
-                             AND name NOT LIKE 'test\\_%' ORDER BY name""")
-            return [r[0] for r in cur.fetchall()]
+    theme: str
+    data: dict = field(default_factory=lambda: dict(FILTER_PROBE))
 
-    def universe(self, theme: str, apply_filter: bool = False) -> Timed:
-        with self.system.session("consumer") as conn:
-            return _timed(conn, "SELECT get_etf_universe(%s, %s)", (theme, apply_filter))
+    def write(self, store: EtfUniverseStore) -> None:
+        store.update_as_producer(self.theme, self.data["symbols"],
+                                 {"liquidity_filter": self.data["liquidity_filter"],
+                                  "symbol_facts": self.data["symbol_facts"]})
 
-    def summary(self) -> Timed:
-        with self.system.session("consumer") as conn:
-            t = _timed(conn, """SELECT theme, symbol_count, last_updated, focus, criteria, symbols_sample
-                                FROM get_etf_universes_summary()""", many=True)
-        cols = ("theme", "symbol_count", "last_updated", "focus", "criteria", "symbols_sample")
-        t.value = [dict(zip(cols, r, strict=True)) for r in t.value]
-        return t
+    @property
+    def misses(self) -> list[str]:
+        return sorted(s for s in self.data["symbols"]
+                      if filter_misses(self.data["symbol_facts"].get(s), self.data["liquidity_filter"]))
 
-    def validation(self) -> Timed:
-        with self.system.session("consumer") as conn:
-            t = _timed(conn, """SELECT universe_key, symbol, exists_in_symbols, symbol_type, active_status
-                                FROM validate_etf_universe_symbols()""", many=True)
-        cols = ("universe_key", "symbol", "exists_in_symbols", "symbol_type", "active_status")
-        t.value = [dict(zip(cols, r, strict=True)) for r in t.value]
-        return t
+    @property
+    def kept(self) -> list[str]:
+        return sorted(set(self.data["symbols"]) - set(self.misses))
 
-    def universe_names(self) -> set[str]:
-        """Every ETF universe in the database, test ones included."""
-        with self.system.session("consumer") as conn, conn.cursor() as cur:
-            cur.execute("SELECT name FROM cache_entries WHERE type = 'etf_universe'")
-            return {r[0] for r in cur.fetchall()}
-
-    def db_now(self):
-        """The database's clock (a mark to compare last_universe_update against)."""
-        with self.system.session("consumer") as conn, conn.cursor() as cur:
-            cur.execute("SELECT now()")
-            return cur.fetchone()[0]
-
-    def universes_updated_since(self, mark) -> list[str]:
-        """ETF universes whose last_universe_update is at or after ``mark`` (a timestamptz)."""
-        with self.system.session("consumer") as conn, conn.cursor() as cur:
-            cur.execute("""SELECT name FROM cache_entries
-                           WHERE type = 'etf_universe'
-                             AND last_universe_update >= (%s::timestamptz)::timestamp
-                           ORDER BY name""", (mark,))
-            return [r[0] for r in cur.fetchall()]
-
-    def members(self) -> dict[str, list[str]]:
-        """theme → symbols of every (non-test) ETF universe, read with get_etf_universe."""
-        return {t: self.universe(t).value["symbols"] for t in self.themes()}
-
-    def bars_per_symbol(self, symbols: list[str]) -> dict[str, int]:
-        with self.system.session("consumer") as conn, conn.cursor() as cur:
-            cur.execute("""SELECT s, count(o.symbol) FROM unnest(%s::text[]) AS s
-                           LEFT JOIN ohlcv_daily o ON o.symbol = s GROUP BY s""", (symbols,))
-            return {r[0]: r[1] for r in cur.fetchall()}
-
-    def liquidity_violations(self) -> dict[str, list[str]]:
-        """theme → members that miss the theme's stored filter (or themes with no filter stored)."""
-        out: dict[str, list[str]] = {}
-        for theme in self.themes():
-            u = self.universe(theme).value
-            flt = u.get("liquidity_filter")
-            if not isinstance(flt, dict) or not flt:
-                out[theme] = ["no liquidity_filter stored"]
-                continue
-            facts = (u.get("metadata") or {}).get("symbol_facts") or {}
-            bad = [f"{s}: {', '.join(m)}" for s in u["symbols"] if (m := filter_misses(facts.get(s), flt))]
-            filtered = self.universe(theme, apply_filter=True).value
-            if filtered.get("filtered_out_count"):
-                bad.append(f"get_etf_universe(apply filter) drops {filtered['filtered_out']}")
-            if bad:
-                out[theme] = bad
-        return out
-
-    # -- the producer's write path (test themes only) ---------------------------------------
-    def update_as_producer(self, theme: str, symbols: list[str], metadata: dict | None = None) -> Timed:
-        if not theme.startswith("test_"):
-            raise ValueError("the suite writes only test_ themes")
-        with self.system.session("producer") as conn:
-            return _timed(conn, "SELECT update_etf_universe(%s, %s, %s)",
-                          (theme, Json(symbols), Json(metadata or {})))
-
-    def write_filter_probe(self, theme: str) -> dict:
-        """A ``test_`` universe (written as the producer role) whose stored facts put some members
-        below its liquidity filter and leave one without facts; returns what was written."""
-        data = dict(FILTER_PROBE, symbol_facts=dict(FILTER_PROBE["symbol_facts"]))
-        self.update_as_producer(theme, data["symbols"], {"liquidity_filter": data["liquidity_filter"],
-                                                         "symbol_facts": data["symbol_facts"]})
-        return data
-
-    def delete_test_universe(self, theme: str) -> None:
-        """Remove a ``test_`` universe left by an earlier scenario (as the producer role)."""
-        if not theme.startswith("test_"):
-            raise ValueError("the suite deletes only test_ themes")
-        with self.system.session("producer") as conn, conn.cursor() as cur:
-            cur.execute("DELETE FROM cache_entries WHERE type = 'etf_universe' AND name = %s", (theme,))
+    def expected_read(self, apply_filter: bool) -> dict:
+        """What get_etf_universe must return for the probe theme, with or without its filter."""
+        if apply_filter:
+            return {"filtered": True, "symbols": self.kept, "symbol_count": len(self.kept),
+                    "filtered_out": self.misses, "filtered_out_count": len(self.misses)}
+        return {"filtered": False, "symbols": sorted(self.data["symbols"]), "filtered_out": [],
+                "filtered_out_count": 0}
 
 
-class SchemaCompatibility:
-    """ETF-1: the Phase 3 columns/indexes as the catalog describes them, and legacy access."""
+def read_problems(reads: dict[tuple[str, bool], Timed]) -> list[str]:
+    """Each read names its theme and cache key, says whether it filtered, stores the theme's filter,
+    and lists its members once, sorted, with their count."""
+    ref = reference_themes()
+    problems = []
+    if not reads:
+        return ["no ETF universe was read"]
+    for (theme, filtered), read in reads.items():
+        v = read.value
+        want = {"cache_key": f"etf_{theme}", "theme": theme, "filtered": filtered,
+                "liquidity_filter": ref.get(theme, {}).get("liquidity_filter")}
+        wrong = {k: v.get(k) for k, w in want.items() if v.get(k) != w}
+        if wrong:
+            problems.append(f"{theme} (filter {filtered}): {wrong}, expected {want}")
+        symbols = v.get("symbols") or []
+        if v.get("symbol_count") != len(symbols) or symbols != sorted(set(symbols)):
+            problems.append(f"{theme} (filter {filtered}): symbol_count {v.get('symbol_count')} for "
+                            f"{len(symbols)} symbols, sorted and unique: {symbols == sorted(set(symbols))}")
+    return problems
 
-    def __init__(self, system: AcceptanceSystem) -> None:
-        self.system = system
 
-    def columns(self, table: str = "cache_entries") -> dict[str, dict]:
-        """column → {type, default, position} (type as format_type prints it)."""
-        with self.system.session("consumer") as conn, conn.cursor() as cur:
-            cur.execute("""SELECT a.attname, format_type(a.atttypid, a.atttypmod),
-                                  pg_get_expr(d.adbin, d.adrelid), a.attnum
-                           FROM pg_attribute a
-                           LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-                           WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0
-                             AND NOT a.attisdropped""", (table,))
-            return {r[0]: {"type": r[1], "default": r[2] or "", "position": r[3]} for r in cur.fetchall()}
+def mismatches(got: dict, want: dict) -> dict:
+    """The fields of ``want`` that ``got`` has different: field → (expected, got)."""
+    return {k: (w, got.get(k)) for k, w in want.items() if got.get(k) != w}
 
-    def index_definitions(self, table: str = "cache_entries") -> dict[str, str]:
-        with self.system.session("consumer") as conn, conn.cursor() as cur:
-            cur.execute("""SELECT indexname, indexdef FROM pg_indexes
-                           WHERE schemaname = current_schema() AND tablename = %s""", (table,))
-            return dict(cur.fetchall())
 
-    def legacy_read(self, theme: str) -> list[str] | None:
-        """The members a pre-Phase-3 reader sees: value->'symbols' selected by (type, name, key)."""
-        with self.system.session("consumer") as conn, conn.cursor() as cur:
-            cur.execute("""SELECT value FROM cache_entries
-                           WHERE type = 'etf_universe' AND name = %s AND key = %s""",
-                        (theme, f"etf_{theme}"))
-            row = cur.fetchone()
-            return None if row is None else row[0].get("symbols")
+# -- get_etf_universes_summary and validate_etf_universe_symbols ------------------------------
+def summary_listing_problems(rows: list[dict], store: EtfUniverseStore) -> list[str]:
+    """Every universe the producer wrote is listed once, ordered by theme."""
+    listed = [r["theme"] for r in rows if not is_test_theme(r["theme"])]
+    themes = sorted(store.themes())
+    return [] if listed == themes else [f"summary lists {listed}, the universes are {themes}"]
 
-    def legacy_write(self) -> tuple:
-        """A pre-Phase-3 INSERT (legacy columns only) as the producer; returns the new columns."""
-        with self.system.session("producer") as conn, conn.cursor() as cur:
-            cur.execute("""INSERT INTO cache_entries (type, name, key, value)
-                           VALUES ('legacy_check', 'test_legacy_writer', 'test_legacy_writer',
-                                   '{"symbols": ["SPY"]}')
-                           ON CONFLICT (type, name, key, environment)
-                              DO UPDATE SET value = EXCLUDED.value
-                           RETURNING universe_category, liquidity_filter, universe_metadata,
-                                     last_universe_update IS NOT NULL""")
-            return tuple(cur.fetchone())
+
+def summary_count_problems(rows: list[dict], members: dict[str, list[str]]) -> list[str]:
+    """Each row's symbol count and sample (the first members) match what get_etf_universe returns."""
+    got = {r["theme"]: (r["symbol_count"], r["symbols_sample"]) for r in rows if r["theme"] in members}
+    want = {t: (len(s), s[:SUMMARY_SAMPLE_SIZE]) for t, s in members.items()}
+    problems = []
+    for theme, (count, sample) in want.items():
+        if got.get(theme) != (count, sample):
+            seen = got.get(theme, ("no row", None))
+            problems.append(f"{theme}: summary says {seen[0]} symbols, sample {seen[1]}; "
+                            f"get_etf_universe returns {count} symbols, first {sample}")
+    return problems
+
+
+def validation_row_problems(rows: list[dict], members: dict[str, list[str]]) -> list[str]:
+    """One validation row per member of every (producer-written) universe, no more, no less."""
+    expected = sorted((f"etf_{t}", s) for t, syms in members.items() for s in syms)
+    got = sorted((r["universe_key"], r["symbol"]) for r in rows if not is_test_theme(r["universe_key"]))
+    if got == expected:
+        return []
+    missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
+    return [f"{len(got)} rows for {len(expected)} members; missing {missing[:5]}, extra {extra[:5]}"]
+
+
+def rows_for(rows: list[dict], key: str, symbol: str) -> list[dict]:
+    return [r for r in rows if (r["universe_key"], r["symbol"]) == (key, symbol)]

@@ -1,46 +1,38 @@
-"""RED-2: what the producer's stream keeps for TickStockApp instances that are not listening.
+"""Message persistence: what the producer's stream keeps for TickStockApp instances that are not
+listening.
 
 Two consumer-side situations, both driven by the real producer (separate processes) and observed
 through Redis only:
 
 * ``CrashRecovery`` — two TickStockApp instances share a consumer group on the universe stream.
-  The first reads some entries (XREADGROUP) and "crashes" (its connection closes) without XACK;
-  the second claims the entries that stayed unacknowledged longer than the claim idle time
-  (XAUTOCLAIM, polled with a deadline), processes them and then everything else, acknowledging
-  as it goes. What the application processed is compared with what the live subscriber received
-  from the producer.
+  The first reads some entries (XREADGROUP) and crashes (its connection closes) without XACK; the
+  second claims the entries that stayed unacknowledged longer than the claim idle time
+  (XAUTOCLAIM, polled with a deadline), processes them and then everything else, acknowledging as
+  it goes. What the application processed is compared with what the live subscriber received.
 * ``StreamBound`` — the producer publishes more than the stream's documented MAXLEN worth of
-  notifications (``expand --repeat-until-stopped`` on a one-ETF source, in a few processes at
-  once); the stream must stay within MAXLEN plus the approximate-trimming slack (XINFO STREAM)
-  and still hold the entry an instance that went offline afterwards had last seen.
+  notifications (``expand --repeat-until-stopped`` on one-ETF sources, in a few processes at
+  once), waiting until the stream has taken that volume (bounded by a deadline, the rate seen is
+  reported); the stream must stay within MAXLEN plus the approximate-trimming slack and still hold
+  the entry an instance that went offline afterwards had last seen.
 """
 
 from __future__ import annotations
 
-import json
-import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-
-import redis
 
 from tickstock_acceptance.config import measurement as M
-from tickstock_acceptance.config import targets as T
-from tickstock_acceptance.contract import REDIS_DB_FLOWS
+from tickstock_acceptance.contract.messaging import STREAM_DB, STREAM_MAXLEN, UNIVERSE_CHANNEL, stream_key
 from tickstock_acceptance.core.waiting import DeadlineExceeded, wait_until
 from tickstock_acceptance.infra.system import AcceptanceSystem
-from tickstock_acceptance.sut.producer import ProducerRun
-from tickstock_acceptance.sut.subscriber import UNIVERSE_CHANNEL, Received, StreamCatchUp, decode, stream_key
+from tickstock_acceptance.sut.etf_universes import EtfUniverseStore
+from tickstock_acceptance.sut.producer import ProducerController, ProducerRun
+from tickstock_acceptance.sut.streams import GroupInstance, entry_id_key, stream_info, trim_slack
+from tickstock_acceptance.sut.subscriber import Received
 
-CRASH_GROUP = "tickstock_app_red2_crash"
-OFFLINE_GROUP = "tickstock_app_red2_offline"
+CRASH_GROUP = "tickstock_app_crash_recovery"
+OFFLINE_GROUP = "tickstock_app_offline_after_burst"
 BURST_THEME_PREFIX = "test_stream_burst_"
-
-
-def entry_id_key(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
 
 
 def _letters(n: int) -> str:
@@ -53,57 +45,7 @@ def _letters(n: int) -> str:
             return out
 
 
-def stream_info(client: redis.Redis, key: str) -> dict:
-    """XINFO STREAM of ``key`` ({} when the stream does not exist)."""
-    try:
-        return client.xinfo_stream(key)
-    except redis.ResponseError:
-        return {}
-
-
-def trim_slack(client: redis.Redis) -> int:
-    """How far approximate trimming (``MAXLEN ~``) may leave a stream above MAXLEN: Redis trims whole
-    macro nodes only, and a node holds at most ``stream-node-max-entries`` entries."""
-    try:
-        value = client.config_get("stream-node-max-entries").get("stream-node-max-entries")
-        return int(value) if value is not None else M.STREAM_TRIM_SLACK_DEFAULT
-    except redis.ResponseError:  # CONFIG disabled on a managed Redis
-        return M.STREAM_TRIM_SLACK_DEFAULT
-
-
 # -- situation 1: a crashed instance's unacknowledged entries ---------------------------------
-class GroupInstance(StreamCatchUp):
-    """One TickStockApp instance of a consumer group, with explicit read / ack / claim."""
-
-    def read(self, count: int) -> list[tuple[str, Received]]:
-        reply = self.client.xreadgroup(self.group, self.consumer, {self.key: ">"}, count=count)
-        entries = reply[0][1] if reply else []
-        return [(i, decode(self.channel, f.get("data", ""), time.time())) for i, f in entries]
-
-    def own_history(self) -> list[str]:
-        """Entries delivered to this consumer and still unacknowledged (XREADGROUP with id 0)."""
-        reply = self.client.xreadgroup(self.group, self.consumer, {self.key: "0"})
-        return [i for i, _ in (reply[0][1] if reply else [])]
-
-    def claim(self, min_idle_ms: int) -> list[tuple[str, Received]]:
-        """XAUTOCLAIM every entry idle for at least ``min_idle_ms`` (all pages)."""
-        got, start = [], "0-0"
-        while True:
-            reply = self.client.xautoclaim(self.key, self.group, self.consumer, min_idle_ms, start)
-            start, entries = reply[0], reply[1]
-            got += [(i, decode(self.channel, f.get("data", ""), time.time())) for i, f in entries if f]
-            if start in ("0-0", b"0-0"):
-                return got
-
-    def ack(self, entry_ids: list[str]) -> None:
-        if entry_ids:
-            self.client.xack(self.key, self.group, *entry_ids)
-
-    def crash(self) -> None:
-        """Go away without acknowledging anything (the connection just closes)."""
-        self.client.close()
-
-
 @dataclass
 class CrashRecovery:
     system: AcceptanceSystem
@@ -127,7 +69,7 @@ class CrashRecovery:
     def second_claims_and_processes(self) -> None:
         t0 = time.monotonic()
         self.claimed = wait_until(lambda: self.second.claim(M.CLAIM_MIN_IDLE_MS),
-                                  M.CLAIM_DEADLINE_S,
+                                  M.deadline(M.CLAIM_DEADLINE_S),
                                   "the second instance claiming the crashed instance's pending entries")
         self.claim_wait_s = time.monotonic() - t0
         self._process(self.claimed)
@@ -137,6 +79,25 @@ class CrashRecovery:
     def _process(self, entries: list[tuple[str, Received]]) -> None:
         self.processed += [r for _, r in entries]
         self.second.ack([i for i, _ in entries])
+
+    def takeover_problems(self) -> list[str]:
+        """The second instance claimed exactly what the first had read."""
+        claimed, read = [i for i, _ in self.claimed], [i for i, _ in self.read_by_first]
+        if len(read) != M.CRASH_READ_COUNT:
+            return [f"the first instance read {len(read)} entries, expected {M.CRASH_READ_COUNT}"]
+        return [] if claimed == read else [f"claimed {claimed}, the crashed instance had read {read}"]
+
+    def exactly_once_problems(self, live: list[Received]) -> list[str]:
+        """The group processed every notification received live, each exactly once, in order."""
+        processed = [r.message_id for r in self.processed if r.message]
+        want = [r.message_id for r in live]
+        if len(want) <= M.CRASH_READ_COUNT:
+            return [f"only {len(want)} notifications received live: too few to crash in the middle of"]
+        if processed != want:
+            dup = sorted({m for m in processed if processed.count(m) > 1})
+            return [f"processed {len(processed)} notifications for {len(want)} received live; "
+                    f"missing {len(set(want) - set(processed))}, duplicated {len(dup)}"]
+        return []
 
     def redelivered(self) -> list[str]:
         """Anything the group would still hand out after everything was acknowledged."""
@@ -153,57 +114,63 @@ class BurstResult:
     seconds: float
     info_after: dict
 
+    @property
+    def rate(self) -> float:
+        """Entries per second the stream took during the burst."""
+        return self.added / self.seconds if self.seconds else 0.0
+
 
 class StreamBound:
     def __init__(self, system: AcceptanceSystem, channel: str = UNIVERSE_CHANNEL) -> None:
         self.system = system
-        self.client = system.redis_client(REDIS_DB_FLOWS)
+        self.client = system.redis_client(STREAM_DB)
         self.key = stream_key(channel)
         self.slack = trim_slack(self.client)
         self.burst: BurstResult | None = None
         self.left_at: str | None = None
-        self._tmp: list[Path] = []
 
     @property
     def limit(self) -> int:
-        return T.STREAM_MAXLEN + self.slack
+        return STREAM_MAXLEN + self.slack
+
+    @property
+    def wanted(self) -> int:
+        """New entries that make trimming certain: MAXLEN plus twice the trimming slack."""
+        return STREAM_MAXLEN + 2 * self.slack
 
     def entries_added(self) -> int:
         return int(stream_info(self.client, self.key).get("entries-added", 0))
 
-    def _burst_source(self, index: int) -> str:
+    def _burst_source(self, index: int):
         """A source of one-ETF themes of its own for burst producer ``index`` (no row shared with
         another producer, and one database connection per round serving many notifications)."""
-        theme = {"focus": "RED-2 volume", "criteria": "one liquid ETF", "liquidity_filter": {},
+        theme = {"focus": "stream volume", "criteria": "one liquid ETF", "liquidity_filter": {},
                  "etfs": [{"symbol": "SPY", "name": "SPDR S&P 500 ETF Trust", "aum": 5e11,
                            "avg_volume": 7e7}]}
-        data = {"themes": {f"{BURST_THEME_PREFIX}{_letters(index)}_{_letters(n)}": theme
-                           for n in range(M.BURST_THEMES_PER_PRODUCER)}}
-        fd, name = tempfile.mkstemp(prefix="test_red2_source_", suffix=".json")
-        with open(fd, "w") as fh:
-            json.dump(data, fh)
-        self._tmp.append(Path(name))
-        return name
+        return self.system.scratch_file("test_stream_source_", {
+            "themes": {f"{BURST_THEME_PREFIX}{_letters(index)}_{_letters(n)}": theme
+                       for n in range(M.BURST_THEMES_PER_PRODUCER)}})
 
-    def publish_past_maxlen(self, producer) -> BurstResult:
-        """Producer processes expand a one-ETF theme each, round after round, until the stream has
-        taken MAXLEN plus twice the trimming slack new entries (so trimming must have happened)."""
-        wanted = T.STREAM_MAXLEN + 2 * self.slack
+    def publish_past_maxlen(self, producer: ProducerController) -> BurstResult:
+        """Producer processes expand one-ETF themes round after round until the stream has taken the
+        volume it needs (or the deadline passes; judged by ``burst_problems`` with what arrived)."""
+        deadline_s = M.deadline(M.BURST_DEADLINE_S)
         before, t0 = self.entries_added(), time.monotonic()
-        args = [("expand", "--repeat-until-stopped", "--max-seconds", str(M.BURST_DEADLINE_S + 5),
-                 "--source", self._burst_source(i)) for i in range(M.BURST_PRODUCERS)]
+        args = [("expand", "--repeat-until-stopped", "--max-seconds", str(deadline_s + 5),
+                 "--source", str(self._burst_source(i))) for i in range(M.BURST_PRODUCERS)]
         procs = [(a, *producer.start(*a)) for a in args]
         try:
-            wait_until(lambda: self.entries_added() - before >= wanted
+            wait_until(lambda: self.entries_added() - before >= self.wanted
                        or any(p.poll() is not None for _, p, _ in procs),
-                       M.BURST_DEADLINE_S, f"{wanted} notifications on {self.key}")
+                       deadline_s, f"{self.wanted} notifications on {self.key}")
         except DeadlineExceeded:
             pass  # judged by burst_problems (with the count that did arrive)
         finally:
             for _, proc, _ in procs:
                 if proc.poll() is None:
                     proc.terminate()
-            runs = [producer.finish(p, started, a, 30) for a, p, started in procs]
+            runs = [producer.finish(p, started, a, M.deadline(M.PRODUCER_STOP_DEADLINE_S))
+                    for a, p, started in procs]
         self.burst = BurstResult(runs, self.entries_added() - before, time.monotonic() - t0,
                                  stream_info(self.client, self.key))
         return self.burst
@@ -211,20 +178,30 @@ class StreamBound:
     def burst_problems(self) -> list[str]:
         b = self.burst
         problems = [f"burst producer: {r.describe()}" for r in b.runs if r.returncode != 0]
-        if b.added < T.STREAM_MAXLEN + 2 * self.slack:
-            problems.append(f"only {b.added} entries reached {self.key} "
-                            f"(need {T.STREAM_MAXLEN + 2 * self.slack} to exercise MAXLEN {T.STREAM_MAXLEN})")
+        if b.added < self.wanted:
+            problems.append(f"only {b.added} entries reached {self.key} in {b.seconds:.0f} s "
+                            f"({b.rate:.0f}/s; need {self.wanted} to exercise MAXLEN {STREAM_MAXLEN})")
         return problems
 
-    def register_offline(self, flow) -> None:
-        """A TickStockApp instance joins the stream now and goes offline; remember where it left
-        (its group's last-delivered id)."""
-        flow.register_offline_instance(OFFLINE_GROUP)
+    def remember_offline_position(self, group: str) -> None:
+        """Where an instance that just registered in ``group`` left: its group's last-delivered id."""
         groups = {g["name"]: g for g in self.client.xinfo_groups(self.key)}
-        self.left_at = groups[OFFLINE_GROUP]["last-delivered-id"]
+        self.left_at = groups[group]["last-delivered-id"]
 
     def length(self) -> int:
         return int(stream_info(self.client, self.key).get("length", 0))
+
+    def bound_problems(self) -> list[str]:
+        """The stream stayed within MAXLEN + slack, and approximate trimming kept at least MAXLEN."""
+        lengths = [int(self.burst.info_after.get("length", 0)), self.length()]
+        problems = []
+        if max(lengths) > self.limit:
+            problems.append(f"the stream held {max(lengths)} entries, more than MAXLEN {STREAM_MAXLEN} "
+                            f"+ slack {self.slack}")
+        if min(lengths) < STREAM_MAXLEN:
+            problems.append(f"the stream held only {min(lengths)} entries after the burst: trimmed below "
+                            f"MAXLEN {STREAM_MAXLEN}")
+        return problems
 
     def left_at_still_on_stream(self) -> bool:
         """Nothing newer than the offline instance's position was trimmed: the stream's first entry
@@ -236,23 +213,19 @@ class StreamBound:
     def close(self) -> None:
         self.client.close()
         if self.burst is not None:  # the burst's universes are of no use to later scenarios
-            with self.system.session("producer") as conn, conn.cursor() as cur:
-                cur.execute("DELETE FROM cache_entries WHERE type = 'etf_universe' AND name LIKE %s",
-                            (BURST_THEME_PREFIX.replace("_", r"\_") + "%",))
-        for path in self._tmp:
-            path.unlink(missing_ok=True)
+            EtfUniverseStore(self.system).delete_test_universes(BURST_THEME_PREFIX)
 
 
 @dataclass
-class Red2:
+class MessagePersistence:
+    """A scenario's persistence controllers."""
+
     crash: CrashRecovery
     bound: StreamBound
 
+    @classmethod
+    def open(cls, system: AcceptanceSystem) -> MessagePersistence:
+        return cls(CrashRecovery(system), StreamBound(system))
 
-def red2_of(context) -> Red2:
-    """The scenario's RED-2 controllers (created on first use, closed when the scenario ends)."""
-    red2 = getattr(context, "red2", None)
-    if red2 is None:
-        red2 = context.red2 = Red2(CrashRecovery(context.system), StreamBound(context.system))
-        context.add_cleanup(red2.bound.close)
-    return red2
+    def close(self) -> None:
+        self.bound.close()

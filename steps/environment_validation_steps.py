@@ -1,0 +1,72 @@
+"""Steps of features/00_environment_validation.feature: one call on EnvironmentProbe per sentence."""
+
+from behave import given, then
+
+from tickstock_acceptance.checks.environment.probe import (
+    EnvironmentProbe,
+    misnamed_channels,
+    missing_channels,
+)
+from tickstock_acceptance.config import measurement as M
+from tickstock_acceptance.reporting import evidence
+from tickstock_acceptance.steplib.expect import no_problems
+
+
+@given("the test database, connected as TickStockApp")
+@given("the test Redis")
+def step_probe(context):
+    context.state.probe = EnvironmentProbe(context.system)
+
+
+@then("it answers queries within the {target:Target}")
+def step_answers_within(context, target):
+    samples = [context.state.probe.database_round_trip_ms() for _ in range(M.ROUND_TRIP_SAMPLES)]
+    evidence.assert_within("database round trip (connect + query)", samples, "ms", target)
+
+
+@then("the catalog lists these columns on {table}")
+def step_catalog_columns(context, table):
+    no_problems(context.state.probe.missing_columns(table, [r["column"] for r in context.table]),
+                "the Phase 3 schema is incomplete")
+
+
+@then("the catalog lists these indexes on {table}")
+def step_catalog_indexes(context, table):
+    no_problems(context.state.probe.missing_indexes(table, [r["index"] for r in context.table]),
+                "the Phase 3 schema is incomplete")
+
+
+@then("the catalog lists these functions")
+def step_catalog_functions(context):
+    no_problems(context.state.probe.missing_functions([r["function"] for r in context.table]),
+                "the Phase 3 schema is incomplete")
+
+
+@then("logical databases {dbs:IntList} each answer and keep a value written to them")
+def step_redis_dbs_usable(context, dbs):
+    probe = context.state.probe
+    for db in dbs:
+        samples = [probe.redis_round_trip_ms(db) for _ in range(M.ROUND_TRIP_SAMPLES)]
+        evidence.record_distribution(f"redis db {db} round trip", samples, "ms")
+    no_problems(probe.unusable_databases(dbs), "Redis logical databases")
+
+
+@then("a value written to one of logical databases {dbs:IntList} is invisible in the others")
+def step_redis_dbs_isolated(context, dbs):
+    no_problems(context.state.probe.isolation_problems(dbs), "Redis logical databases are not isolated")
+
+
+@given("the channels TickStockPL is configured to publish Phase 3 notifications on")
+def step_configured_channels(context):
+    context.state.channels = EnvironmentProbe(context.system).configured_channels()
+
+
+@then("the configuration includes these channels")
+def step_includes_channels(context):
+    no_problems(missing_channels(context.state.channels, [r["channel"] for r in context.table]),
+                "TickStockPL's channel configuration")
+
+
+@then("every configured channel follows the channel naming convention")
+def step_channel_convention(context):
+    no_problems(misnamed_channels(context.state.channels), "TickStockPL's channel configuration")

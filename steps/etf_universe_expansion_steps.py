@@ -1,0 +1,361 @@
+"""Steps of features/10_etf_universe_expansion.feature: each sentence is one call into the checks."""
+
+from behave import given, then, when
+
+from tickstock_acceptance.checks.etf import notifications, schema_compatibility
+from tickstock_acceptance.checks.etf import universes as U
+from tickstock_acceptance.checks.etf.impact import (
+    Impact,
+    measure_during_expansions,
+    measure_without_expansion,
+)
+from tickstock_acceptance.config import measurement as M
+from tickstock_acceptance.reporting import evidence
+from tickstock_acceptance.steplib.expect import no_problems
+from tickstock_acceptance.sut.ui_clients import UiQuerySampler
+
+
+# -- the schema beside the legacy columns -------------------------------------------------------
+@then("cache_entries has these Phase 3 columns")
+def step_phase3_columns(context):
+    no_problems(schema_compatibility.column_problems(context.system, list(context.table)), "cache_entries")
+
+
+@then("cache_entries has these Phase 3 indexes")
+def step_phase3_indexes(context):
+    no_problems(schema_compatibility.index_problems(context.system, list(context.table)), "cache_entries")
+
+
+@then("a legacy reader selecting by type, name and key sees the same members as get_etf_universe "
+      "for every theme")
+def step_legacy_reader(context):
+    no_problems(schema_compatibility.legacy_reader_problems(context.state.flow.store), "a legacy reader")
+
+
+@then("a legacy writer naming only the pre-Phase-3 columns can still add a cache entry")
+def step_legacy_writer(context):
+    got = context.state.flow.store.legacy_write()
+    no_problems([] if got == (None, None, None, True) else [f"the Phase 3 columns hold {got}"],
+                "a legacy writer")
+
+
+# -- universes, the historical loader and the liquidity filter ----------------------------------
+@then("the ETF universes hold at least {symbols:MinEtfSymbols} distinct ETF symbols across at least "
+      "{themes:MinEtfThemes} themes")
+def step_universe_size(context, symbols, themes):
+    members = context.state.flow.store.members()
+    evidence.record("distinct ETF symbols in universes", len(U.distinct_symbols(members)), "symbols",
+                    note=f"spec minimum {symbols}")
+    evidence.record("ETF universe themes", len(members), "themes", note=f"spec minimum {themes}")
+    no_problems(U.size_problems(members, symbols, themes), "the ETF universes are too small")
+
+
+@then("every member has at least {days:d} daily bars")
+def step_bars(context, days):
+    no_problems(U.short_histories(context.state.flow.store, days),
+                f"members with fewer than {days} daily bars")
+
+
+@then("validate_etf_universe_symbols reports every member as an existing, active ETF")
+def step_validation_all_valid(context):
+    rows = context.state.flow.store.validation().value
+    no_problems(U.invalid_members(rows) if rows else ["no rows"], "validate_etf_universe_symbols")
+
+
+@then("the producer's validate command agrees that every member is valid")
+def step_cli_validate(context):
+    run = context.state.flow.producer.validate()
+    invalid = [i for i in run.report.get("invalid", []) if not U.is_test_theme(i["universe_key"])]
+    if run.returncode not in (0, 1) or not run.report:
+        invalid.append(run.describe())
+    no_problems(invalid, "the producer's validate command")
+
+
+@then("every universe stores the liquidity filter it was built with")
+def step_filter_stored(context):
+    no_problems(U.stored_filter_problems(context.state.flow.store), "stored liquidity filters")
+
+
+@then("every member meets its universe's liquidity filter")
+def step_members_meet_filter(context):
+    no_problems(U.liquidity_violations(context.state.flow.store), "members below their universe's filter")
+
+
+@then("no ETF of the reference data that misses its theme's filter is in its universe")
+def step_excluded_absent(context):
+    members = context.state.flow.store.members()
+    excluded = U.illiquid_excluded(members)
+    evidence.record("ETFs excluded by liquidity filters", sum(map(len, excluded.values())), "symbols")
+    no_problems([] if any(excluded.values()) else ["the reference data has no illiquid ETF to exclude"],
+                "the oracle")
+    no_problems(U.leaked_illiquid(members), "illiquid ETFs kept in their universe")
+
+
+# -- notifications --------------------------------------------------------------------------------
+@then("each theme_updated names its theme, the cache key etf_<theme>, its action and the symbol count "
+      "stored in the database")
+def step_theme_updated_content(context):
+    flow = context.state.flow
+    no_problems(notifications.stored_update_problems(flow.last, flow.store)
+                + notifications.theme_update_problems(flow.last, flow.store), "theme_updated notifications")
+
+
+@then("the universe_expansion_complete totals match the stored universes")
+def step_expansion_totals(context):
+    flow = context.state.flow
+    no_problems(notifications.expansion_complete_problems(flow.last, flow.store),
+                "universe_expansion_complete")
+
+
+@then("the notifications carry distinct message ids and consecutive sequence numbers from one producer")
+def step_identity(context):
+    no_problems(notifications.identity_problems(context.state.flow.last.live), "the notifications' identity")
+
+
+@then("every notification arrived within the {target:Target}")
+def step_delivery_within(context, target):
+    flow = context.state.flow
+    evidence.assert_within("notification delivery latency", flow.latencies_ms([flow.last]), "ms", target,
+                           judged_by="max")
+
+
+@when('the ETF universe manager expands a source in which theme "{theme}" has a blank symbol')
+def step_expand_unwritable(context, theme):
+    flow = context.state.flow
+    flow.expand(source=flow.source_with_unwritable_theme(theme), expect_success=False)
+
+
+@then("the producer exits with a failure status")
+def step_failure_status(context):
+    run = context.state.flow.last.run
+    no_problems([] if run.returncode == 1 else [f"exit code {run.returncode}, expected 1 ({run.describe()})"],
+                "the producer's exit status")
+
+
+@then('universe_expansion_complete reports theme "{theme}" as failed with its error')
+def step_reports_failed(context, theme):
+    no_problems(notifications.failed_theme_problems(context.state.flow.last, theme),
+                "universe_expansion_complete")
+
+
+@then('TickStockApp receives a theme_updated for every other theme and none for "{theme}"')
+def step_no_update_for_failed(context, theme):
+    flow = context.state.flow
+    no_problems(notifications.stored_update_problems(flow.last, flow.store)
+                + notifications.sequence_problems(flow.last), "the notifications around a failed theme")
+
+
+# -- the four functions ---------------------------------------------------------------------------
+@when("TickStockApp reads every ETF universe with and without its liquidity filter")
+def step_read_all(context):
+    store = context.state.flow.store
+    context.state.reads = {(t, f): store.universe(t, f) for t in store.themes() for f in (False, True)}
+
+
+@given('TickStockPL has written theme "{theme}" whose stored facts put some members below its liquidity '
+       'filter and leave one member without facts')
+def step_write_filter_probe(context, theme):
+    probe = context.state.filter_probe = U.FilterProbe(theme)
+    probe.write(context.state.flow.store)
+
+
+@then('reading "{theme}" with its liquidity filter drops exactly the members that miss it or have no facts')
+def step_probe_filtered(context, theme):
+    read_filter_probe(context, theme, apply_filter=True)
+
+
+@then('reading "{theme}" without its liquidity filter keeps every member')
+def step_probe_unfiltered(context, theme):
+    read_filter_probe(context, theme, apply_filter=False)
+
+
+def read_filter_probe(context, theme: str, apply_filter: bool) -> None:
+    state = context.state
+    read = state.flow.store.universe(theme, apply_filter)
+    state.probe_reads.append(read)
+    no_problems(U.mismatches(read.value, state.filter_probe.expected_read(apply_filter)),
+                f"get_etf_universe({theme}, apply filter {apply_filter}) (expected, got)")
+
+
+@then("each read returns the theme's cache key, its members and its stored liquidity filter")
+def step_read_content(context):
+    no_problems(U.read_problems(context.state.reads), "get_etf_universe")
+
+
+@then('asking for theme "{theme}" returns the error "{message}"')
+def step_not_found(context, theme, message):
+    read = context.state.reads[(theme, False)] = context.state.flow.store.universe(theme)
+    no_problems([] if read.value == {"error": message} else [f"returned {read.value}"],
+                f"get_etf_universe({theme}) for an unknown theme")
+
+
+@then("every read finished within the {target:Target}")
+def step_reads_within(context, target):
+    state = context.state
+    times = [r.ms / 1000.0 for r in [*state.reads.values(), *state.probe_reads]]
+    evidence.assert_within("get_etf_universe time", times, "s", target, judged_by="max")
+
+
+@given('no ETF universe named "{theme}" exists')
+def step_no_universe(context, theme):
+    context.state.flow.store.delete_test_universes(theme)
+
+
+@given('TickStockPL has written theme "{theme}" with symbols {symbols:Symbols}')
+@when('TickStockPL writes theme "{theme}" with symbols {symbols:Symbols}')
+def step_write_theme(context, theme, symbols):
+    context.state.writes.append(context.state.flow.store.update_as_producer(theme, symbols))
+
+
+@then('the write reports action "{action}" with {count:d} symbols, added {added:Symbols} and removed none')
+def step_write_created(context, action, count, added):
+    no_problems(U.mismatches(context.state.writes[-1].value, {
+        "action": action, "symbols_count": count, "added_count": len(added), "removed_count": 0,
+        "symbols_added": sorted(added), "symbols_removed": []}), "update_etf_universe's report")
+
+
+@then('the write reports action "{action}" with {count:d} symbols, added {added:Symbols} and removed '
+      '{removed:Symbols}')
+def step_write_updated(context, action, count, added, removed):
+    no_problems(U.mismatches(context.state.writes[-1].value, {
+        "action": action, "symbols_count": count, "added_count": len(added), "removed_count": len(removed),
+        "symbols_added": sorted(added), "symbols_removed": sorted(removed)}), "update_etf_universe's report")
+
+
+@then("every write finished within the {target:Target}")
+def step_writes_within(context, target):
+    evidence.assert_within("update_etf_universe time", [w.ms / 1000.0 for w in context.state.writes],
+                           "s", target, judged_by="max")
+
+
+@when("TickStockApp reads the ETF universes summary")
+def step_read_summary(context):
+    store = context.state.flow.store
+    summaries = context.state.summaries = [store.summary() for _ in range(M.FUNCTION_TIMING_SAMPLES)]
+    no_problems([] if all(s.value == summaries[0].value for s in summaries) else
+                ["repeated calls disagree"], "get_etf_universes_summary")
+
+
+@then("the summary lists every ETF universe once, ordered by theme")
+def step_summary_lists(context):
+    state = context.state
+    no_problems(U.summary_listing_problems(state.summaries[0].value, state.flow.store),
+                "get_etf_universes_summary")
+
+
+@then("each summary row's symbol count and sample match the members get_etf_universe returns")
+def step_summary_counts(context):
+    state = context.state
+    no_problems(U.summary_count_problems(state.summaries[0].value, state.flow.store.members()),
+                "get_etf_universes_summary")
+
+
+@then("the summary finished within the {target:Target}")
+def step_summary_within(context, target):
+    evidence.assert_within("get_etf_universes_summary time", [s.ms / 1000.0 for s in context.state.summaries],
+                           "s", target, judged_by="max")
+
+
+@when("TickStockApp validates the ETF universe symbols")
+def step_validate(context):
+    store = context.state.flow.store
+    validations = context.state.validations = [store.validation() for _ in range(M.FUNCTION_TIMING_SAMPLES)]
+    no_problems([] if all(v.value == validations[0].value for v in validations) else
+                ["repeated calls disagree"], "validate_etf_universe_symbols")
+
+
+@then("the validation lists one row per member of every universe")
+def step_validation_rows(context):
+    state = context.state
+    no_problems(U.validation_row_problems(state.validations[0].value, state.flow.store.members()),
+                "validate_etf_universe_symbols")
+
+
+@then('symbol "{symbol}" of "{key}" is reported as not existing')
+def step_validation_missing(context, symbol, key):
+    rows = U.rows_for(context.state.validations[0].value, key, symbol)
+    want = [{"universe_key": key, "symbol": symbol, "exists_in_symbols": False, "symbol_type": None,
+             "active_status": None}]
+    no_problems([] if rows == want else [f"reported {rows}, expected {want}"],
+                "validate_etf_universe_symbols")
+
+
+@then('symbol "{symbol}" of "{key}" is reported as an existing, active ETF')
+def step_validation_present(context, symbol, key):
+    rows = U.rows_for(context.state.validations[0].value, key, symbol)
+    want = [{"universe_key": key, "symbol": symbol, "exists_in_symbols": True, "symbol_type": "ETF",
+             "active_status": True}]
+    no_problems([] if rows == want else [f"reported {rows}, expected {want}"],
+                "validate_etf_universe_symbols")
+
+
+@then("the validation finished within the {target:Target}")
+def step_validation_within(context, target):
+    evidence.assert_within("validate_etf_universe_symbols time",
+                           [v.ms / 1000.0 for v in context.state.validations], "s", target, judged_by="max")
+
+
+# -- expansion impact ------------------------------------------------------------------------------
+@given("a TickStockApp UI client queries ETF universes continuously")
+def step_ui_client(context):
+    state = context.state
+    themes = state.flow.store.themes()
+    no_problems([] if themes else ["no ETF universe to query"], "the UI client")
+    state.ui_sampler = UiQuerySampler(context.system, themes).start()
+    state.on_close(state.ui_sampler.stop)
+    state.impact = Impact()
+    state.on_close(state.impact.stop)
+
+
+@when("UI query and delivery latencies are measured while no large expansion runs")
+def step_measure_before(context):
+    state = context.state
+    measure_without_expansion(state.flow, state.ui_sampler, state.impact)
+    no_problems(state.impact.sample_problems("before"), "the measurement before the expansions")
+
+
+@when("the ETF universe manager expands all themes repeatedly while they are measured again")
+def step_measure_during(context):
+    state = context.state
+    measure_during_expansions(state.flow, state.ui_sampler, state.impact)
+    no_problems(state.impact.sample_problems("during"), "the measurement during the expansions")
+
+
+@then("the expansions covered at least {symbols:MinEtfSymbols} ETF symbols each")
+def step_expansion_size(context, symbols):
+    sizes = context.state.impact.expansion_sizes()
+    no_problems([] if sizes else ["no expansion measured"], "the expansions")
+    evidence.record("symbols per expansion (smallest)", min(sizes), "symbols",
+                    note=f"{len(sizes)} expansions; spec minimum {symbols}")
+    no_problems([f"an expansion covered {min(sizes)} symbols"] if min(sizes) < symbols else [],
+                f"expansions of at least {symbols} symbols")
+
+
+@then("the UI query p95 during the expansions is within the {target:Target}")
+def step_ui_during(context, target):
+    impact = context.state.impact
+    judge_before_and_during("UI query latency", impact.ui_before, impact.ui_during, target)
+
+
+@then("the delivery p95 during the expansions is within the {target:Target}")
+def step_delivery_during(context, target):
+    impact = context.state.impact
+    judge_before_and_during("delivery latency", impact.delivery_before, impact.delivery_during, target)
+
+
+def judge_before_and_during(name: str, before: list[float], during: list[float], target) -> None:
+    """Both distributions and their p95 ratio as evidence; the p95 during the expansions is judged."""
+    quiet = evidence.record_distribution(f"{name} before the expansions", before, "ms")
+    busy = evidence.record_distribution(f"{name} during the expansions", during, "ms", target)
+    evidence.record(f"{name} p95 ratio during/before", busy.value / quiet.value, "x")
+    no_problems([] if busy.passed else [f"p95 {busy.value:.1f} ms misses {target.describe()}"], name)
+
+
+@then("each expansion finished within the {target:Target}")
+def step_each_expansion_within(context, target):
+    impact = context.state.impact
+    evidence.record_distribution("expansion time inside the producer",
+                                 [r.run.report["elapsed_s"] for r in impact.rounds]
+                                 + [r["elapsed_s"] for r in impact.load_rounds], "s")
+    evidence.assert_within("expansion time (process, end to end, incl. interpreter start-up)",
+                           [r.run.wall_s for r in impact.rounds], "s", target, judged_by="max")

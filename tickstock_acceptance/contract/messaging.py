@@ -1,0 +1,42 @@
+"""Channels, naming convention, streams and Redis logical databases (``contract/messaging.json``)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tickstock_acceptance.config.paths import CONTRACT_DIR
+
+MESSAGING_FILE = CONTRACT_DIR / "messaging.json"
+_DATA = json.loads(MESSAGING_FILE.read_text())
+
+CHANNEL_NAMING_PATTERN = re.compile(_DATA["channel_naming_pattern"])
+CHANNELS: dict[str, str] = dict(_DATA["channels"])
+REQUIRED_CHANNELS: tuple[str, ...] = tuple(_DATA["required_channels"])
+UNIVERSE_CHANNEL = CHANNELS["universe_updated"]
+
+# Redis logical databases and the roles the spec gives them.
+REDIS_DBS: dict[str, int] = dict(_DATA["redis_databases"])
+REDIS_DB_RESILIENCE = REDIS_DBS["resilience"]
+REDIS_DB_FLOWS = REDIS_DBS["flows"]
+REDIS_DB_INTEGRATION = REDIS_DBS["integration"]
+REDIS_TEST_DBS = tuple(sorted(REDIS_DBS.values()))
+
+# Every event is also appended to a bounded stream per channel, for offline consumers.
+STREAM_KEY_PREFIX: str = _DATA["streams"]["key_prefix"]
+STREAM_MAXLEN: int = int(_DATA["streams"]["maxlen"])
+STREAM_DB = REDIS_DBS[_DATA["streams"]["redis_database"]]
+
+# What an observer of "every TickStock channel" subscribes to: names starting with "tickstock", so a
+# misnamed TickStock channel (``tickstock:cache:x``) is still seen and judged, while another
+# application's traffic on a shared Redis is not.
+TICKSTOCK_CHANNEL_PATTERN = "tickstock*"
+
+
+def stream_key(channel: str) -> str:
+    """The stream that keeps ``channel``'s messages."""
+    return STREAM_KEY_PREFIX + channel
+
+
+def follows_naming_convention(channel: str) -> bool:
+    return bool(CHANNEL_NAMING_PATTERN.match(channel))

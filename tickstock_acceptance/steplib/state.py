@@ -1,0 +1,103 @@
+"""The per-scenario state: one typed object instead of ad-hoc ``context`` attributes.
+
+``scenario_state`` (a behave fixture, wired in ``environment.py``) puts a fresh ``ScenarioState``
+on ``context.state`` before each scenario and closes it afterwards, which stops every subscriber,
+sampler and background producer the scenario started, in reverse order. Controllers are created
+on first use (``state.flow``, ``state.persistence``), so a scenario pays only for what it uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from behave import fixture
+
+from tickstock_acceptance.checks.database.coexistence import StockUniverseMaintenance
+from tickstock_acceptance.checks.database.legacy_compat import LegacyCompatibility
+from tickstock_acceptance.checks.environment.probe import EnvironmentProbe
+from tickstock_acceptance.checks.etf.impact import Impact
+from tickstock_acceptance.checks.etf.universes import FilterProbe
+from tickstock_acceptance.checks.redis.persistence import MessagePersistence
+from tickstock_acceptance.infra.system import AcceptanceSystem
+from tickstock_acceptance.sut.etf_universes import Timed
+from tickstock_acceptance.sut.ui_clients import LoadResult, UiQuerySampler
+from tickstock_acceptance.sut.universe_flow import UniverseFlow
+
+
+@dataclass
+class QueryLoad:
+    """Concurrent TickStockApp clients and what they measured."""
+
+    clients: int
+    queries_per_client: int
+    result: LoadResult
+    window: tuple[float, float]  # wall clock, start and end
+
+    @property
+    def expected_queries(self) -> int:
+        return self.clients * self.queries_per_client
+
+
+@dataclass
+class ScenarioState:
+    system: AcceptanceSystem
+    # environment validation
+    probe: EnvironmentProbe | None = None
+    channels: set[str] = field(default_factory=set)
+    # ETF universe functions
+    reads: dict[tuple[str, bool], Timed] = field(default_factory=dict)
+    probe_reads: list[Timed] = field(default_factory=list)
+    filter_probe: FilterProbe | None = None
+    writes: list[Timed] = field(default_factory=list)
+    summaries: list[Timed] = field(default_factory=list)
+    validations: list[Timed] = field(default_factory=list)
+    loaded: dict = field(default_factory=dict)               # the historical loader's report
+    # expansion impact
+    ui_sampler: UiQuerySampler | None = None
+    impact: Impact | None = None
+    # database integration
+    compat: LegacyCompatibility | None = None
+    maintenance: StockUniverseMaintenance | None = None
+    etf_before: dict[str, list[str]] | None = None
+    load: QueryLoad | None = None
+    _flow: UniverseFlow | None = None
+    _persistence: MessagePersistence | None = None
+    _closers: list[Callable[[], object]] = field(default_factory=list)
+
+    def on_close(self, closer: Callable[[], object]) -> None:
+        """Run ``closer`` when the scenario ends (last registered, first run)."""
+        self._closers.append(closer)
+
+    @property
+    def flow(self) -> UniverseFlow:
+        if self._flow is None:
+            self._flow = UniverseFlow(self.system)
+            self.on_close(self._flow.close)
+        return self._flow
+
+    @property
+    def persistence(self) -> MessagePersistence:
+        if self._persistence is None:
+            self._persistence = MessagePersistence.open(self.system)
+            self.on_close(self._persistence.close)
+        return self._persistence
+
+    def close(self) -> None:
+        errors = []
+        while self._closers:
+            try:
+                self._closers.pop()()
+            except Exception as exc:  # noqa: BLE001 - every closer runs; the first error is re-raised
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
+@fixture
+def scenario_state(context):
+    state = context.state = ScenarioState(context.system)
+    try:
+        yield state
+    finally:
+        state.close()

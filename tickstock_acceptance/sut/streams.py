@@ -1,0 +1,141 @@
+"""The producer's streams as TickStockApp reads them (Redis Streams in the flows database).
+
+``StreamReader`` reads what the producer persisted on a channel's stream (``stream:<channel>``).
+``StreamCatchUp`` is a TickStockApp instance in a consumer group on a stream: it registers, may
+stay away while the producer works, and later catches up with XREADGROUP/XACK — the contract's
+persistence path. ``GroupInstance`` adds the explicit read / ack / claim / crash of one member of
+a group, for recovery after a crash.
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from tickstock_acceptance.config import measurement as M
+from tickstock_acceptance.contract.messaging import STREAM_DB, STREAM_KEY_PREFIX, UNIVERSE_CHANNEL, stream_key
+from tickstock_acceptance.infra.system import AcceptanceSystem
+from tickstock_acceptance.sut.subscriber import Received, decode
+
+
+def entry_id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def stream_info(client: redis.Redis, key: str) -> dict:
+    """XINFO STREAM of ``key`` ({} when the stream does not exist)."""
+    try:
+        return client.xinfo_stream(key)
+    except redis.ResponseError:
+        return {}
+
+
+def trim_slack(client: redis.Redis) -> int:
+    """How far approximate trimming (``MAXLEN ~``) may leave a stream above MAXLEN: Redis trims whole
+    macro nodes only, and a node holds at most ``stream-node-max-entries`` entries."""
+    try:
+        value = client.config_get("stream-node-max-entries").get("stream-node-max-entries")
+        return int(value) if value is not None else M.STREAM_TRIM_SLACK_DEFAULT
+    except redis.ResponseError:  # CONFIG disabled on a managed Redis
+        return M.STREAM_TRIM_SLACK_DEFAULT
+
+
+class StreamReader:
+    """Reads a channel's stream in the flows database (what the producer persisted)."""
+
+    def __init__(self, system: AcceptanceSystem, channel: str = UNIVERSE_CHANNEL) -> None:
+        self.client = system.redis_client(STREAM_DB)
+        self.channel = channel
+        self.key = stream_key(channel)
+
+    def all(self) -> list[Received]:
+        out = []
+        for _id, fields in self.client.xrange(self.key):
+            out.append(decode(self.channel, fields.get("data", ""), 0.0))
+        return out
+
+    def from_producer(self, producer_id: str) -> list[Received]:
+        return [r for r in self.all() if r.producer_id == producer_id]
+
+    def length(self) -> int:
+        return int(self.client.xlen(self.key))
+
+    def stream_keys(self) -> list[str]:
+        return sorted(self.client.scan_iter(match=STREAM_KEY_PREFIX + "*", _type="stream"))
+
+    def everything(self) -> list[Received]:
+        """Every message kept on every ``stream:<channel>`` of the flows database."""
+        out = []
+        for key in self.stream_keys():
+            channel = key[len(STREAM_KEY_PREFIX):]
+            out += [decode(channel, fields.get("data", ""), 0.0) for _id, fields in self.client.xrange(key)]
+        return out
+
+
+class StreamCatchUp:
+    """An offline TickStockApp instance: a consumer group on the channel's stream."""
+
+    def __init__(self, system: AcceptanceSystem, group: str, consumer: str = "app-1",
+                 channel: str = UNIVERSE_CHANNEL) -> None:
+        self.client = system.redis_client(STREAM_DB)
+        self.key = stream_key(channel)
+        self.channel = channel
+        self.group = group
+        self.consumer = consumer
+
+    def register(self) -> None:
+        """Join at the stream's current end (only what is published from now on is ours)."""
+        try:
+            self.client.xgroup_create(self.key, self.group, id="$", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def catch_up(self, batch: int = 100) -> list[Received]:
+        """Read everything new for the group, acknowledging as it goes."""
+        got: list[Received] = []
+        while True:
+            reply = self.client.xreadgroup(self.group, self.consumer, {self.key: ">"}, count=batch)
+            entries = reply[0][1] if reply else []
+            if not entries:
+                return got
+            for entry_id, fields in entries:
+                got.append(decode(self.channel, fields.get("data", ""), time.time()))
+                self.client.xack(self.key, self.group, entry_id)
+
+    def pending(self) -> int:
+        return int(self.client.xpending(self.key, self.group)["pending"])
+
+
+class GroupInstance(StreamCatchUp):
+    """One TickStockApp instance of a consumer group, with explicit read / ack / claim."""
+
+    def read(self, count: int) -> list[tuple[str, Received]]:
+        reply = self.client.xreadgroup(self.group, self.consumer, {self.key: ">"}, count=count)
+        entries = reply[0][1] if reply else []
+        return [(i, decode(self.channel, f.get("data", ""), time.time())) for i, f in entries]
+
+    def own_history(self) -> list[str]:
+        """Entries delivered to this consumer and still unacknowledged (XREADGROUP with id 0)."""
+        reply = self.client.xreadgroup(self.group, self.consumer, {self.key: "0"})
+        return [i for i, _ in (reply[0][1] if reply else [])]
+
+    def claim(self, min_idle_ms: int) -> list[tuple[str, Received]]:
+        """XAUTOCLAIM every entry idle for at least ``min_idle_ms`` (all pages)."""
+        got, start = [], "0-0"
+        while True:
+            reply = self.client.xautoclaim(self.key, self.group, self.consumer, min_idle_ms, start)
+            start, entries = reply[0], reply[1]
+            got += [(i, decode(self.channel, f.get("data", ""), time.time())) for i, f in entries if f]
+            if start in ("0-0", b"0-0"):
+                return got
+
+    def ack(self, entry_ids: list[str]) -> None:
+        if entry_ids:
+            self.client.xack(self.key, self.group, *entry_ids)
+
+    def crash(self) -> None:
+        """Go away without acknowledging anything (the connection just closes)."""
+        self.client.close()
