@@ -3,7 +3,8 @@
 Settings as for ``run`` (``load_settings``): defaults, the ``TEST_*`` environment variables, then
 ``-D key=value`` arguments (``make bench ARGS='-D ...'``); an unknown key or a bad value is one
 line and exit 2. By default on embedded throwaway PostgreSQL and Redis: expansion time for the
-200+ symbol universe (the reference producer in-process, so interpreter start-up is not counted),
+200+ symbol universe (the producer under test runs as its own process, as in every check; the
+figure is the expansion time it reports, so interpreter start-up is not counted),
 the four functions' latencies, notification delivery p50/p99 next to raw redis-py pub-sub p99
 measured in the same run (same subscriber code, same machine), and the project's aims next to
 them.
@@ -22,12 +23,13 @@ import redis
 
 from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.config.settings import Settings, load_settings
-from tickstock_acceptance.contract import REDIS_DB_FLOWS
+from tickstock_acceptance.contract.messaging import STREAM_DB, UNIVERSE_CHANNEL
 from tickstock_acceptance.core.errors import SuiteError
+from tickstock_acceptance.core.statistics import Distribution
 from tickstock_acceptance.core.waiting import wait_until
 from tickstock_acceptance.infra.system import AcceptanceSystem, preflight
-from tickstock_acceptance.reporting.evidence import Distribution
-from tickstock_acceptance.sut.subscriber import UNIVERSE_CHANNEL, AppSubscriber
+from tickstock_acceptance.sut.producer import producer_for
+from tickstock_acceptance.sut.subscriber import AppSubscriber
 
 RAW_CHANNEL = "tickstock.bench.raw"
 
@@ -82,26 +84,29 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _bench(settings: Settings) -> int:
-    from tickstock_producer import ProducerConfig, create_producer
-
     system = AcceptanceSystem(settings).open()
     try:
-        db, rd = system.endpoint("producer"), system.redis_endpoint
-        producer = create_producer(ProducerConfig(db.host, db.port, db.dbname, db.user, db.password,
-                                                  rd.host, rd.port, REDIS_DB_FLOWS))
+        rd = system.redis_endpoint
+        producer = producer_for(system)
         sub = AppSubscriber(system, channels=(UNIVERSE_CHANNEL, RAW_CHANNEL)).start()
-        expansions = [producer.etf_manager.expand() for _ in range(10)]
-        producer.loader.load_etf_universes(30)
-        sent = sum(len(e.published) for e in expansions)
-        wait_until(lambda: _count(sub, UNIVERSE_CHANNEL) >= sent, 10, "notifications received")
+        expansions = [producer.expand() for _ in range(10)]
+        failed = [e.describe() for e in [*expansions, producer.load_history(30)] if e.returncode != 0]
+        if failed:
+            raise SuiteError(f"the producer failed during the benchmark: {failed[0]}",
+                             "run `make acceptance` to see which checklist item it breaks")
+        sent = sum(len(e.report.get("published", [])) for e in expansions)
+        wait_until(lambda: _count(sub, UNIVERSE_CHANNEL) >= sent, M.deadline(M.DELIVERY_DEADLINE_S),
+                   "notifications received")
         delivery = [r.latency_ms() for r in sub.snapshot() if r.channel == UNIVERSE_CHANNEL]
 
-        raw = redis.Redis(host=rd.host, port=rd.port, db=REDIS_DB_FLOWS)
+        raw = redis.Redis(host=rd.host, port=rd.port, db=STREAM_DB)
         for i in range(500):
             raw.publish(RAW_CHANNEL, json.dumps({"i": i, "timestamp": _now_iso()}))
-        wait_until(lambda: _count(sub, RAW_CHANNEL) >= 500, 10, "raw messages received")
+        wait_until(lambda: _count(sub, RAW_CHANNEL) >= 500, M.deadline(M.DELIVERY_DEADLINE_S),
+                   "raw messages received")
         raw_lat = [r.latency_ms() for r in sub.snapshot() if r.channel == RAW_CHANNEL]
         sub.stop()
+        raw.close()
 
         fn = {
             "get_etf_universe(theme, true)":
@@ -114,9 +119,10 @@ def _bench(settings: Settings) -> int:
                 _time_sql(system, "producer", "SELECT update_etf_universe(%s, %s)",
                           ("test_bench", json.dumps(["SPY", "QQQ"]))),
         }
-        exp_ms = [e.elapsed_s * 1000 for e in expansions]
+        exp_ms = [e.report["elapsed_s"] * 1000 for e in expansions]
         print(f"TickStock Phase 3 benchmark — ETF universe slice ({settings.mode}, ms)")
-        print(f"expansion ({expansions[0].total_symbols} symbols, {len(expansions[0].themes)} themes): "
+        first = expansions[0].report
+        print(f"expansion ({first['total_symbols']} symbols, {len(first['themes'])} themes): "
               f"{_dist(exp_ms)}")
         for name, samples in fn.items():
             print(f"{name:<34} {_dist(samples)}")
@@ -131,7 +137,6 @@ def _bench(settings: Settings) -> int:
                                  ui_aim, "met" if ui_p95 <= ui_aim else "MISSED",
                                  raw_aim, "met" if d99 <= raw_aim * r99 else "MISSED",
                                  d99 / r99 if r99 else float("inf")))
-        producer.close()
     finally:
         system.close()
     return 0
