@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tests.conftest import run_cli
 from tickstock_acceptance.config import measurement, targets
 from tickstock_acceptance.core.errors import SuiteError
 from tickstock_acceptance.reporting import history
-from tickstock_acceptance.reporting.evidence import record
+from tickstock_acceptance.reporting.evidence import Measurement, record
 
 KEY = "PERF-1 · message delivery"
 
 
-def fig(value: float, spread: float | None = None, target: float | None = 100.0) -> dict:
+def fig(value: float, spread: float | None = None, target: float | None = 100.0) -> Measurement:
     dist = None if spread is None else {"count": 50, "p50": value - spread, "p95": value, "p99": value,
                                         "max": value, "mean": value - spread / 2}
-    return {"value": value, "unit": "ms", "target": target, "minimum": False, "distribution": dist}
+    return Measurement("message delivery", value, "ms", target=target, distribution=dist)
+
+
+def stored(m: Measurement) -> dict:
+    """A stored run (or baseline) holding ``m`` under KEY, as load_runs and load_baseline return it."""
+    return {"figures": {KEY: m.to_dict()}}
 
 
 def facts(n: int) -> dict:
@@ -87,36 +94,36 @@ def test_no_runs_means_no_baseline_to_accept(tmp_path):
 
 
 def test_change_within_sample_spread_is_noise():
-    baseline = {"figures": {KEY: fig(40, spread=10)}}
+    baseline = stored(fig(40, spread=10))
     cmp = history.compare({KEY: fig(47, spread=10)}, baseline, [])[KEY]
     assert cmp.verdict == "within noise" and cmp.warning is None
 
 
 def test_change_beyond_sample_spread_is_a_warning():
-    baseline = {"figures": {KEY: fig(40, spread=3)}}
+    baseline = stored(fig(40, spread=3))
     cmp = history.compare({KEY: fig(70, spread=3)}, baseline, [])[KEY]
     assert cmp.verdict == "worse" and "70 ms vs baseline 40 ms" in cmp.warning
 
 
 def test_single_number_without_history_is_not_judged():
-    cmp = history.compare({KEY: fig(70)}, {"figures": {KEY: fig(40)}}, [])[KEY]
+    cmp = history.compare({KEY: fig(70)}, stored(fig(40)), [])[KEY]
     assert cmp.verdict == "not judged" and cmp.warning is None
 
 
 def test_earlier_runs_give_the_noise_band_and_one_outlier_does_not_widen_it():
-    earlier = [{"figures": {KEY: fig(v)}} for v in (40, 41, 39, 40, 90)]
-    baseline = {"figures": {KEY: fig(40)}}
+    earlier = [stored(fig(v)) for v in (40, 41, 39, 40, 90)]
+    baseline = stored(fig(40))
     assert history.compare({KEY: fig(41)}, baseline, earlier)[KEY].verdict == "within noise"
     worse = history.compare({KEY: fig(60)}, baseline, earlier)[KEY]
     assert worse.verdict == "worse" and "last 5 runs" in worse.noise_basis
 
 
 def test_improvement_is_flagged_as_better_and_minimum_figures_invert_direction():
-    earlier = [{"figures": {KEY: fig(v)}} for v in (40, 41, 39)]
-    assert history.compare({KEY: fig(20)}, {"figures": {KEY: fig(40)}}, earlier)[KEY].verdict == "better"
-    rate = dict(fig(90), minimum=True, unit="%", target=95.0)
-    earlier = [{"figures": {KEY: dict(rate, value=v)}} for v in (99, 99.5, 99.2)]
-    cmp = history.compare({KEY: rate}, {"figures": {KEY: dict(rate, value=99.3)}}, earlier)[KEY]
+    earlier = [stored(fig(v)) for v in (40, 41, 39)]
+    assert history.compare({KEY: fig(20)}, stored(fig(40)), earlier)[KEY].verdict == "better"
+    rate = replace(fig(90), minimum=True, unit="%", target=95.0)
+    earlier = [stored(replace(rate, value=v)) for v in (99, 99.5, 99.2)]
+    cmp = history.compare({KEY: rate}, stored(replace(rate, value=99.3)), earlier)[KEY]
     assert cmp.verdict == "worse"
 
 
@@ -125,15 +132,15 @@ def test_no_baseline_means_no_warning():
 
 
 def test_a_rise_of_a_higher_is_better_figure_is_better_not_worse():
-    qps = dict(fig(500.0, target=None), unit="q/s", higher_is_better=True)
-    earlier = [{"figures": {KEY: dict(qps, value=v)}} for v in (500, 505, 495)]
-    base = {"figures": {KEY: qps}}
-    assert history.compare({KEY: dict(qps, value=800.0)}, base, earlier)[KEY].verdict == "better"
-    slower = history.compare({KEY: dict(qps, value=300.0)}, base, earlier)[KEY]
+    qps = replace(fig(500.0, target=None), unit="q/s", higher_is_better=True)
+    earlier = [stored(replace(qps, value=v)) for v in (500, 505, 495)]
+    base = stored(qps)
+    assert history.compare({KEY: replace(qps, value=800.0)}, base, earlier)[KEY].verdict == "better"
+    slower = history.compare({KEY: replace(qps, value=300.0)}, base, earlier)[KEY]
     assert slower.verdict == "worse" and "worse beyond the noise band" in slower.warning
     latency = fig(80.0)  # the default stays: a rise is worse
-    earlier = [{"figures": {KEY: fig(v)}} for v in (40, 41, 39)]
-    assert history.compare({KEY: latency}, {"figures": {KEY: fig(40)}}, earlier)[KEY].verdict == "worse"
+    earlier = [stored(fig(v)) for v in (40, 41, 39)]
+    assert history.compare({KEY: latency}, stored(fig(40)), earlier)[KEY].verdict == "worse"
 
 
 def test_evidence_carries_higher_is_better_and_a_minimum_target_implies_it():
@@ -145,6 +152,24 @@ def test_evidence_carries_higher_is_better_and_a_minimum_target_implies_it():
 
 def test_baseline_thresholds_come_from_targets():
     assert not {"MIN_RUNS", "WINDOW", "MIN_SAMPLES", "SIGMAS", "RELATIVE_FLOOR"} & set(vars(history))
-    earlier = [{"figures": {KEY: fig(40)}}] * (measurement.BASELINE_MIN_RUNS - 1)
-    cmp = history.compare({KEY: fig(70)}, {"figures": {KEY: fig(40)}}, earlier)[KEY]
+    earlier = [stored(fig(40))] * (measurement.BASELINE_MIN_RUNS - 1)
+    cmp = history.compare({KEY: fig(70)}, stored(fig(40)), earlier)[KEY]
     assert cmp.verdict == "not judged" and str(measurement.BASELINE_MIN_RUNS) in cmp.noise_basis
+
+
+def test_history_files_of_earlier_runs_stay_readable():
+    """Figures stored before they were Measurements (no name, a scenario field) still compare."""
+    old = {"value": 40.0, "unit": "ms", "target": 100.0, "regression_line": 125.0, "minimum": False,
+           "higher_is_better": False, "scenario": "delivery",
+           "distribution": {"count": 50, "p50": 37.0, "p95": 40.0, "p99": 40.0, "max": 40.0, "mean": 38.5}}
+    earlier = [{"figures": {KEY: dict(old, value=v)}} for v in (40, 41, 39)]
+    cmp = history.compare({KEY: fig(70)}, {"figures": {KEY: old}}, earlier)[KEY]
+    assert cmp.baseline == 40.0 and cmp.verdict == "worse"
+    assert Measurement.from_dict(old, name=KEY).name == KEY
+
+
+def test_a_stored_run_holds_each_figure_as_its_evidence_attachment_does(tmp_path):
+    m = record("message delivery", 42.0, "ms", targets.MESSAGE_DELIVERY)
+    history.store_run({KEY: m}, facts(1), tmp_path, outcome())
+    again = history.load_runs(tmp_path)[0]["figures"][KEY]
+    assert again == m.to_dict() and Measurement.from_dict(again) == m

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from tests.reports.conftest import write_result
 from tickstock_acceptance.config.checklist import Item
-from tickstock_acceptance.config.targets import GENERAL_QUERY, MESSAGE_DELIVERY
+from tickstock_acceptance.config.targets import GENERAL_QUERY, MESSAGE_DELIVERY, UI_QUERY
 from tickstock_acceptance.reporting import history
 from tickstock_acceptance.reporting import signoff as so
 from tickstock_acceptance.reporting.coverage import TaggedScenario
+from tickstock_acceptance.reporting.evidence import Measurement
 from tickstock_acceptance.reporting.results import load_results
 
 ITEMS = [Item("ENV-1", "Environment validation", "database", ("general_query_time",), False),
@@ -155,7 +157,7 @@ def test_same_evidence_name_from_two_scenarios_keeps_both_figures_in_history(res
     keys = {f.key: f.value for f in signoff.figures}
     assert keys == {"PERF-1 · delivery · message delivery": 60.0,
                     "PERF-1 · delivery burst · message delivery": 80.0}
-    history.store_run({f.key: f.history_record() for f in signoff.figures}, FACTS, tmp_path)
+    history.store_run(signoff.measurements(), FACTS, tmp_path)
     stored = history.load_runs(tmp_path)[0]["figures"]
     assert {k: v["value"] for k, v in stored.items()} == keys
 
@@ -186,7 +188,7 @@ def test_history_keeps_each_runs_selection_and_item_counts(results_dir, tmp_path
     assert subset["selection"]["complete"] is False
     every = so.run_outcome(signoff, ["not @checklist:nothing"], all_scenarios=SCENARIOS)
     assert every["selection"]["complete"]  # a tag expression that selects every scenario is whole
-    history.store_run({f.key: f.history_record() for f in signoff.figures}, FACTS, tmp_path, subset)
+    history.store_run(signoff.measurements(), FACTS, tmp_path, subset)
     stored = history.load_runs(tmp_path)[0]
     assert stored["outcome"] == subset
     assert "1 checklist item(s) failed" in "; ".join(history.incomplete_reasons(stored))
@@ -197,3 +199,121 @@ def test_feature_paths_count_as_a_partial_selection_unless_they_name_every_scena
     assert so.selection_is_complete(feature_paths=["features"])
     assert not so.selection_is_complete(feature_paths=["features/00_environment_validation.feature"])
     assert not so.selection_is_complete(feature_paths=["features/70_target_compliance.feature:4"])
+
+
+# -- Rendering: text stays text, each figure once, the key figure in its item's row ----------------
+
+def html_row(page: str, item_id: str) -> str:
+    found = re.search(rf"<tr id='item-{item_id}'.*?</tr>", page, flags=re.S)
+    assert found, f"no row for {item_id}"
+    return found.group()
+
+
+def md_row(md: str, item_id: str) -> str:
+    return next(line for line in md.splitlines() if line.startswith(f"| {item_id} | **"))
+
+
+def md_cells(line: str) -> list[str]:
+    """A Markdown table row split at its unescaped pipes (as GitHub's tables split it)."""
+    cells, cell, chars = [], "", iter(line)
+    for char in chars:
+        if char == "\\":
+            cell += char + next(chars, "")
+        elif char == "|":
+            cells.append(cell)
+            cell = ""
+        else:
+            cell += char
+    return [c.strip() for c in cells[1:]]  # the row starts and ends with a pipe
+
+
+def test_names_and_reasons_holding_markup_or_pipes_render_as_text(results_dir):
+    evil = "db <script>alert(1)</script> | ok"
+    write_result(results_dir, "redis ok", "failed", ["ENV-2"], "AssertionError: got a|b <b>bold</b>",
+                 evidence=[dict(delivery(60.0), name=evil, target=None, passed=None)])
+    signoff = build(results_dir)
+    page = so.render_html(signoff)
+    assert "<script" not in page and "<b>bold" not in page
+    row = html_row(page, "ENV-2")
+    assert "db &lt;script&gt;alert(1)&lt;/script&gt; | ok" in row
+    assert "AssertionError: got a|b &lt;b&gt;bold&lt;/b&gt;" in row
+    md = so.render_markdown(signoff)
+    line = md_row(md, "ENV-2")
+    assert md_cells(line) == ["ENV-2", "**failed**", "", "redis", "redis ok (failed)",
+                              "redis ok: AssertionError: got a\\|b \\<b>bold\\</b>"]
+    evidence = next(ln for ln in md.splitlines() if ln.startswith("| ENV-2 | db "))
+    assert md_cells(evidence)[1] == "db \\<script>alert(1)\\</script> \\| ok"
+    assert not re.search(r"(?<!\\)<(?!br>)", md.replace("\\\\", "")), "raw HTML in the Markdown"
+
+
+def test_markdown_escaping_leaves_code_spans_as_written():
+    assert so.md_escape("match `^a\\.b|c$` or a|b <x>\nnext") == "match `^a\\.b\\|c$` or a\\|b \\<x> next"
+    assert so.md_escape("C:\\temp") == "C:\\\\temp"
+
+
+def wall_time(seconds: float) -> dict:
+    """A figure every expanding scenario records, without a target."""
+    return {"name": "expansion wall time", "value": seconds, "unit": "s", "note": "p95 of 1 samples",
+            "distribution": {"count": 1, "p50": seconds, "p95": seconds, "p99": seconds, "max": seconds,
+                             "mean": seconds}}
+
+
+def test_each_figure_appears_once_worst_against_target_or_largest(results_dir):
+    write_result(results_dir, "delivery", "passed", ["PERF-1"], evidence=[delivery(60.0), wall_time(0.3)])
+    write_result(results_dir, "delivery burst", "passed", ["PERF-1"],
+                 evidence=[delivery(80.0), wall_time(0.2)])
+    signoff = build(results_dir)
+    assert len(signoff.measurements()) == 4  # the history keeps one figure per scenario
+    rows = {r.figure.name: r for r in by_id(signoff)["PERF-1"].evidence_rows}
+    assert list(rows) == ["message delivery", "expansion wall time"]
+    assert rows["message delivery"].figure.value == 80.0
+    assert rows["message delivery"].how_chosen == "worst of 2 scenarios"
+    assert rows["expansion wall time"].figure.value == 0.3
+    assert rows["expansion wall time"].how_chosen == "largest of 2 scenarios"
+    md = so.render_markdown(signoff)
+    table = md[md.index("## Evidence"):]
+    assert table.count("| PERF-1 | message delivery |") == 1
+    assert table.count("| PERF-1 | expansion wall time | 0.3 s (largest of 2 scenarios) |") == 1
+    evidence = html_row(so.render_html(signoff), "PERF-1").split("<ul class=\"scen\">")[-1]
+    assert evidence.count("message delivery:") == 1 and "<b>80 ms</b> (worst of 2 scenarios)" in evidence
+    assert evidence.count("expansion wall time:") == 1 and "<b>0.3 s</b> (largest of 2 scenarios)" in evidence
+
+
+def test_worst_of_an_at_least_target_is_the_lowest():
+    rate = dict(delivery(0.0), name="success rate", unit="%", target=95.0, regression_line=71.25,
+                minimum=True, distribution=None, note="")
+    figures = [so.Figure("RED-4", s, Measurement.from_dict(dict(rate, value=v, passed=v >= 95)))
+               for s, v in (("a", 99.0), ("b", 96.0), ("c", 98.0))]
+    assert so.worst(figures).scenario == "b"
+    assert figures[1].measurement.against_target() == "success rate 96 % ≥ 95 %"
+
+
+def test_item_row_shows_its_key_figure_against_its_target(results_dir):
+    ui = {"name": "UI query", "value": 40.0, "unit": "ms", "target": UI_QUERY.limit,
+          "target_name": UI_QUERY.name, "regression_line": UI_QUERY.regression_line, "passed": True,
+          "note": "p99 of 20 samples"}
+    write_result(results_dir, "db ok", "passed", ["ENV-1"], evidence=[round_trip(3.0), ui])
+    write_result(results_dir, "redis ok", "passed", ["ENV-2"], evidence=[wall_time(0.3)])
+    write_result(results_dir, "delivery", "passed", ["PERF-1"], evidence=[delivery(60.0)])
+    write_result(results_dir, "delivery burst", "passed", ["PERF-1"], evidence=[delivery(110.0)])
+    signoff = build(results_dir)
+    items = by_id(signoff)
+    # ENV-1: of round trip (3 of 500 ms) and UI query (40 of 50 ms), the one closest to its line
+    assert items["ENV-1"].key_figure.name == "UI query"
+    page, md = so.render_html(signoff), so.render_markdown(signoff)
+    for item_id, shown in (("ENV-1", "UI query p99 40 ms ≤ 50 ms"),
+                           ("PERF-1", "message delivery p95 110 ms &gt; 100 ms")):
+        assert shown in html_row(page, item_id)
+        assert md_cells(md_row(md, item_id))[2] == shown.replace("&gt;", ">")
+    assert "class=\"key miss\"" in html_row(page, "PERF-1")
+    assert "<td></td>" in html_row(page, "ENV-2")  # no figure with a target: no key figure
+    assert md_cells(md_row(md, "ENV-2"))[2] == ""
+    data = signoff.to_dict()["items"]
+    assert [i["key_figure"] for i in data[:2]] == ["UI query p99 40 ms ≤ 50 ms", None]
+
+
+def test_key_figure_names_no_percentile_for_a_single_sample(results_dir):
+    write_result(results_dir, "db ok", "passed", ["ENV-1"], evidence=[dict(round_trip(3.0),
+                                                                            note="p95 of 1 samples")])
+    assert by_id(build(results_dir))["ENV-1"].key_figure.measurement.against_target() == \
+        "database round trip 3 ms ≤ 500 ms"

@@ -67,3 +67,13 @@ def test_producer_and_admin_credentials_default_to_the_consumer():
     assert s.credentials("producer") == ("tickstock_producer", "p")
     assert s.credentials("admin") == ("postgres", None)
     assert "p'" not in repr(s)
+
+
+def test_timeout_multiplier_scales_deadlines_and_bad_values_are_one_line():
+    from tickstock_acceptance.config import measurement
+
+    assert measurement.timeout_multiplier({}) == 1.0
+    assert measurement.timeout_multiplier({"TICKSTOCK_TIMEOUT_MULTIPLIER": "2.5"}) == 2.5
+    for bad in ("0", "-1", "fast", "1000"):
+        with pytest.raises(SuiteError, match="TICKSTOCK_TIMEOUT_MULTIPLIER"):
+            load_settings({"TICKSTOCK_TIMEOUT_MULTIPLIER": bad}, {})

@@ -1,7 +1,10 @@
+import json
+
 import pytest
 
 from tickstock_acceptance.config import targets
-from tickstock_acceptance.reporting.evidence import Distribution, percentile, record
+from tickstock_acceptance.core.statistics import Distribution, percentile
+from tickstock_acceptance.reporting.evidence import Measurement, record
 
 
 def test_regression_lines_are_target_plus_25_percent():
@@ -49,3 +52,18 @@ def test_assert_within_attaches_then_fails_with_the_numbers():
         assert_within("slow", [10.0] * 19 + [150.0], "ms", targets.MESSAGE_DELIVERY, judged_by="max")
     with pytest.raises(AssertionError, match="no samples"):
         assert_within("none", [], "ms", targets.MESSAGE_DELIVERY)
+
+
+def test_evidence_attachment_keeps_its_json_layout_and_reads_back():
+    m = record("x", 120.0, "ms", targets.MESSAGE_DELIVERY)
+    assert list(m.to_dict()) == ["name", "value", "unit", "target", "target_name", "regression_line",
+                                 "minimum", "higher_is_better", "passed", "distribution", "note"]
+    assert Measurement.from_dict(json.loads(json.dumps(m.to_dict()))) == m
+
+
+def test_a_distribution_names_the_percentile_it_was_judged_by():
+    from tickstock_acceptance.reporting.evidence import record_distribution
+
+    m = record_distribution("delivery", [1.0] * 19 + [4.6], "ms", targets.MESSAGE_DELIVERY, judged_by="p99")
+    assert m.judged_by == "p99" and m.against_target() == "delivery p99 4.6 ms ≤ 100 ms"
+    assert record("once", 3.0, "ms").judged_by is None

@@ -20,6 +20,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
+from tickstock_acceptance.config.measurement import timeout_multiplier
 from tickstock_acceptance.core.errors import SuiteError
 
 ENV_VARS = {
@@ -134,6 +135,7 @@ def load_settings(environ: Mapping[str, str] | None = None,
         values[key] = _coerce(key, raw)
         if key in EXTERNAL_KEYS:
             external = True
+    timeout_multiplier(environ)  # a bad multiplier is one line before anything starts
     values.setdefault("mode", "external" if external else "embedded")
     name = str(values.get("db_name", Settings.db_name))
     if not DB_NAME_PATTERN.match(name):

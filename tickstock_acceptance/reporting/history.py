@@ -3,7 +3,8 @@
 Layout under ``reports/history/``:
 
 - ``runs/<run id>.json``  one file per run: the run's facts, its outcome (selection, checklist
-  item and scenario counts) and its figures (value, unit, target, distribution), keyed
+  item and scenario counts) and its figures (each a ``Measurement`` as the evidence attachment
+  holds it: value, unit, target, regression line, distribution...), keyed
   ``"<item ID> · <scenario name> · <evidence name>"`` (the scenario is part of the key because
   several scenarios of one item may attach evidence of the same name);
 - ``baseline.json``       the accepted baseline, written only by
@@ -26,6 +27,7 @@ from __future__ import annotations
 import json
 import re
 import statistics
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +41,7 @@ from tickstock_acceptance.config.measurement import (
 )
 from tickstock_acceptance.config.paths import REPORTS_DIR
 from tickstock_acceptance.core.errors import SuiteError
+from tickstock_acceptance.reporting.evidence import Measurement
 
 HISTORY_DIR = REPORTS_DIR / "history"
 ALLURE_HISTORY = HISTORY_DIR / "allure-history.jsonl"  # also in allurerc.mjs (historyPath)
@@ -65,9 +68,11 @@ def run_id(facts: dict) -> str:
     return re.sub(r"[^0-9A-Za-z._-]+", "-", raw)
 
 
-def store_run(figures: dict[str, dict], facts: dict, history_dir: Path = HISTORY_DIR,
+def store_run(figures: Mapping[str, Measurement], facts: dict, history_dir: Path = HISTORY_DIR,
               outcome: dict | None = None) -> Path:
-    """Write this run's figures to ``runs/<run id>.json`` (the same run stored twice overwrites).
+    """Write this run's figures (keyed by ``figure_key``) to ``runs/<run id>.json``.
+
+    The same run stored twice overwrites its file.
 
     ``outcome`` is what a baseline must know about the run (see ``run_outcome``): its selection
     and how its checklist items and scenarios ended.
@@ -75,8 +80,9 @@ def store_run(figures: dict[str, dict], facts: dict, history_dir: Path = HISTORY
     directory = runs_dir(history_dir)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{run_id(facts)}.json"
+    stored = {key: m.to_dict() for key, m in figures.items()}
     path.write_text(json.dumps({"run_id": run_id(facts), "facts": facts, "outcome": outcome,
-                                "figures": figures}, indent=2, sort_keys=True))
+                                "figures": stored}, indent=2, sort_keys=True))
     return path
 
 
@@ -155,11 +161,6 @@ def accept_baseline(history_dir: Path = HISTORY_DIR, run: str | None = None, acc
     return baseline
 
 
-def higher_is_better(figure: dict) -> bool:
-    """Whether a rise of this figure is an improvement (throughput, "at least" targets)."""
-    return bool(figure.get("higher_is_better") or figure.get("minimum"))
-
-
 @dataclass
 class Comparison:
     """One figure of this run next to its baseline, with the noise band the change is judged by."""
@@ -193,35 +194,40 @@ def _spread_of_samples(*distributions: dict | None) -> float | None:
     return max(spreads) if spreads else None
 
 
-def noise_band(current: dict, baseline: dict, earlier_values: list[float]) -> tuple[float | None, str]:
+def noise_band(current: Measurement, baseline: Measurement,
+               earlier_values: list[float]) -> tuple[float | None, str]:
     """How far a figure may move between runs by chance, and what that estimate is based on."""
     recent = earlier_values[-BASELINE_WINDOW:]
     if len(recent) >= BASELINE_MIN_RUNS:
         band, basis = _spread_of_runs(recent), f"spread of the last {len(recent)} runs"
     else:
-        band = _spread_of_samples(baseline.get("distribution"), current.get("distribution"))
+        band = _spread_of_samples(baseline.distribution, current.distribution)
         if band is None:
             return None, f"one sample and fewer than {BASELINE_MIN_RUNS} earlier runs"
-        counts = [d.get("count") for d in (baseline.get("distribution"), current.get("distribution")) if d]
+        counts = [d.get("count") for d in (baseline.distribution, current.distribution) if d]
         basis = "p50→p95 spread of " + " and ".join(str(c) for c in counts) + " samples"
-    floor = BASELINE_RELATIVE_FLOOR * max(abs(baseline["value"]), abs(current.get("target") or 0.0))
+    floor = BASELINE_RELATIVE_FLOOR * max(abs(baseline.value), abs(current.target or 0.0))
     return max(band, floor), basis
 
 
-def compare(figures: dict[str, dict], baseline: dict | None,
+def compare(figures: Mapping[str, Measurement], baseline: dict | None,
             earlier_runs: list[dict]) -> dict[str, Comparison]:
-    """Compare each figure with the accepted baseline; flag changes beyond the noise as warnings."""
+    """Compare each figure with the accepted baseline; flag changes beyond the noise as warnings.
+
+    ``figures`` are this run's, keyed by ``figure_key``; ``baseline`` and ``earlier_runs`` are
+    stored runs as ``load_baseline`` and ``load_runs`` return them.
+    """
     out: dict[str, Comparison] = {}
     base_figures = (baseline or {}).get("figures", {})
     for key, fig in figures.items():
-        cmp = Comparison(key, fig["value"], fig.get("unit", ""))
+        cmp = Comparison(key, fig.value, fig.unit)
         out[key] = cmp
-        base = base_figures.get(key)
-        if base is None:
+        if key not in base_figures:
             continue
-        cmp.baseline = base["value"]
-        cmp.change = fig["value"] - base["value"]
-        cmp.change_pct = (100.0 * cmp.change / base["value"]) if base["value"] else None
+        base = Measurement.from_dict(base_figures[key], name=key)
+        cmp.baseline = base.value
+        cmp.change = fig.value - base.value
+        cmp.change_pct = (100.0 * cmp.change / base.value) if base.value else None
         earlier = [r["figures"][key]["value"] for r in earlier_runs if key in r.get("figures", {})]
         cmp.noise, cmp.noise_basis = noise_band(fig, base, earlier)
         if cmp.noise is None:
@@ -230,9 +236,9 @@ def compare(figures: dict[str, dict], baseline: dict | None,
         if abs(cmp.change) <= cmp.noise:
             cmp.verdict = "within noise"
             continue
-        cmp.verdict = "better" if (cmp.change > 0) == higher_is_better(fig) else "worse"
+        cmp.verdict = "better" if (cmp.change > 0) == fig.higher_is_better else "worse"
         pct = f" ({cmp.change_pct:+.0f} %)" if cmp.change_pct is not None else ""
-        cmp.warning = (f"{key}: {fig['value']:g} {cmp.unit} vs baseline {base['value']:g} {cmp.unit}"
+        cmp.warning = (f"{key}: {fig.value:g} {cmp.unit} vs baseline {base.value:g} {cmp.unit}"
                        f"{pct}, {cmp.verdict} beyond the noise band ±{cmp.noise:.3g} {cmp.unit} "
                        f"({cmp.noise_basis})")
     return out

@@ -1,4 +1,4 @@
-"""Reading Allure results back: per-scenario statuses, checklist IDs and evidence."""
+"""Reading Allure results back: per-scenario statuses, checklist IDs and evidence (``Measurement``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tickstock_acceptance.reporting.evidence import ATTACHMENT_PREFIX
+from tickstock_acceptance.reporting.evidence import ATTACHMENT_PREFIX, Measurement
 
 SCENARIO_TAG_PREFIX = "scenario:"
 
@@ -17,7 +17,7 @@ class ScenarioResult:
     status: str
     checklist: list[str]
     message: str = ""
-    evidence: list[dict] = field(default_factory=list)
+    evidence: list[Measurement] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)  # the scenario's tags as allure-behave labelled them
 
     @property
@@ -46,7 +46,8 @@ def load_results(results_dir: Path) -> list[ScenarioResult]:
             if att.get("name", "").startswith(ATTACHMENT_PREFIX):
                 src = results_dir / att["source"]
                 if src.exists():
-                    ev.append(json.loads(src.read_text()))
+                    ev.append(Measurement.from_dict(json.loads(src.read_text()),
+                                                    att["name"][len(ATTACHMENT_PREFIX):]))
         tags = [lb["value"] for lb in data.get("labels", []) if lb["name"] == "tag"]
         found.append(ScenarioResult(data.get("name", "?"), data.get("status", "unknown"), ids,
                                     message.strip().splitlines()[0] if message.strip() else "", ev, tags))

@@ -14,26 +14,37 @@ the performance history (``history``). Statuses:
 - ``not run``      its scenarios were filtered out (``--tags``), skipped, or produced no result.
 
 An item is never ``passed`` on partial evidence: if one of its scenarios did not run, it reads
-``not run``. The HTML file is self-contained (inline CSS and SVG, no JavaScript) so it can be
-mailed, archived and printed.
+``not run``.
+
+Each figure is a ``Figure``: the ``Measurement`` one scenario attached, with its item, scenario
+and baseline comparison (the history keeps one per scenario). For reading, each item's row shows
+its key figure against its target (of its figures judged against a target, the one closest to or
+furthest past its line), and its evidence lists each figure name once: the worst against its
+target, or for a figure without one the largest, noting how many scenarios recorded it.
+
+Markdown and HTML are rendered from the Jinja templates in ``templates/``. The HTML file is
+self-contained (inline CSS and SVG, no JavaScript) so it can be mailed, archived and printed.
 """
 
 from __future__ import annotations
 
-import html
+import functools
 import json
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from tickstock_acceptance.config import checklist
 from tickstock_acceptance.config import targets as T
 from tickstock_acceptance.config.checklist import Item
 from tickstock_acceptance.config.paths import REPORTS_DIR, RESULTS_DIR, RUN_FACTS
 from tickstock_acceptance.reporting import coverage, history
+from tickstock_acceptance.reporting.evidence import Measurement
 from tickstock_acceptance.reporting.results import ScenarioResult, load_results
 
 PASSED, FAILED, NOT_COVERED, NOT_RUN = "passed", "failed", "not covered", "not run"
@@ -41,66 +52,70 @@ STATUSES = (PASSED, FAILED, NOT_COVERED, NOT_RUN)
 FAILING_RESULT = ("failed", "broken")
 SIGNOFF_FILES = ("signoff.json", "signoff.md", "signoff.html")
 CHART_MIN_SAMPLES = 2  # the chart draws distributions only; a single sample stays in the tables
+TEMPLATES_DIR = Path(__file__).with_name("templates")
 
 
 @dataclass
 class Figure:
-    """One measured figure of an item, with its target, regression line and baseline comparison."""
+    """One measurement of an item as one scenario recorded it, with its baseline comparison."""
 
     item_id: str
     scenario: str
-    name: str
-    value: float
-    unit: str
-    target: float | None = None
-    target_name: str | None = None
-    regression_line: float | None = None
-    minimum: bool = False
-    met_target: bool | None = None
-    higher_is_better: bool = False
-    distribution: dict | None = None
-    note: str = ""
+    measurement: Measurement
     comparison: dict | None = None
 
     @property
     def key(self) -> str:
-        return history.figure_key(self.item_id, self.scenario, self.name)
+        """Its key in the history (per scenario: several scenarios may record the same name)."""
+        return history.figure_key(self.item_id, self.scenario, self.measurement.name)
 
     @property
-    def past_regression_line(self) -> bool:
-        if self.regression_line is None:
-            return False
-        return self.value < self.regression_line if self.minimum else self.value > self.regression_line
+    def name(self) -> str:
+        return self.measurement.name
 
-    def verdict(self) -> str:
-        """Figure vs target vs regression line, in words."""
-        if self.target is None:
-            return "recorded (no target)"
-        if self.past_regression_line:
-            return "REGRESSION: past the regression line"
-        return "meets target" if self.met_target else "misses target, within the 25 % tolerance"
+    @property
+    def value(self) -> float:
+        return self.measurement.value
 
     def describe(self) -> str:
-        sign = "≥" if self.minimum else "≤"
-        text = f"{self.name} {self.value:g} {self.unit}"
-        if self.target is not None:
-            text += f" (target {sign} {self.target:g} {self.unit}, regression line {self.regression_line:g} "
-            text += f"{self.unit})"
-        return text
+        return self.measurement.describe()
 
-    def history_record(self) -> dict:
-        return {"value": self.value, "unit": self.unit, "target": self.target,
-                "regression_line": self.regression_line, "minimum": self.minimum,
-                "higher_is_better": self.higher_is_better, "distribution": self.distribution,
-                "scenario": self.scenario}
+    def to_dict(self) -> dict:
+        m = self.measurement
+        return {"item_id": self.item_id, "scenario": self.scenario, "key": self.key, **m.to_dict(),
+                "verdict": m.verdict(), "past_regression_line": m.past_regression_line,
+                "comparison": self.comparison}
 
-    @classmethod
-    def from_evidence(cls, item_id: str, scenario: str, ev: dict) -> Figure:
-        return cls(item_id, scenario, ev.get("name", "?"), float(ev.get("value", 0.0)), ev.get("unit", ""),
-                   ev.get("target"), ev.get("target_name"), ev.get("regression_line"),
-                   bool(ev.get("minimum", False)), ev.get("passed"),
-                   bool(ev.get("higher_is_better") or ev.get("minimum", False)),
-                   ev.get("distribution"), ev.get("note", ""))
+
+def worst(figures: Sequence[Figure]) -> Figure:
+    """The figure to show for several of the same name: the worst against its target.
+
+    Among figures judged against a target, the one closest to or furthest past it; among
+    figures without one, the largest (the smallest where higher is better).
+    """
+    judged = [f for f in figures if f.measurement.has_target]
+    if judged:
+        return max(judged, key=lambda f: f.measurement.target_ratio)
+    if all(f.measurement.higher_is_better for f in figures):
+        return min(figures, key=lambda f: f.value)
+    return max(figures, key=lambda f: f.value)
+
+
+@dataclass
+class EvidenceRow:
+    """One row of an item's evidence: a figure name, shown once however many scenarios recorded it."""
+
+    figure: Figure  # the worst of them (``worst``)
+    recorded_by: int = 1  # how many scenarios of the item recorded a figure of this name
+
+    @property
+    def how_chosen(self) -> str:
+        """E.g. ``largest of 9 scenarios`` when several scenarios recorded it; else empty."""
+        if self.recorded_by < 2:
+            return ""
+        m = self.figure.measurement
+        which = "worst" if m.has_target else ("smallest" if m.higher_is_better else "largest")
+        return f"{which} of {self.recorded_by} scenarios"
 
 
 @dataclass
@@ -113,8 +128,31 @@ class ItemSignoff:
     not_yet_automated: bool = False
     targets: list[str] = field(default_factory=list)  # the checklist's targets, described
     scenarios: list[dict] = field(default_factory=list)
-    figures: list[Figure] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)  # every scenario's, as the history keeps them
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def evidence_rows(self) -> list[EvidenceRow]:
+        """The item's figures, each name once (in order of first recording), the worst shown."""
+        by_name: dict[str, list[Figure]] = {}
+        for fig in self.figures:
+            by_name.setdefault(fig.name, []).append(fig)
+        return [EvidenceRow(worst(same), len({f.scenario for f in same})) for same in by_name.values()]
+
+    @property
+    def key_figure(self) -> Figure | None:
+        """The figure a stakeholder reads first: of those judged against a target, the one
+        closest to or furthest past its line (None when no figure has a target)."""
+        judged = [f for f in self.figures if f.measurement.has_target]
+        return worst(judged) if judged else None
+
+    def to_dict(self) -> dict:
+        key = self.key_figure
+        return {"id": self.id, "section": self.section, "text": self.text, "status": self.status,
+                "reason": self.reason, "not_yet_automated": self.not_yet_automated,
+                "targets": self.targets, "key_figure": key.measurement.against_target() if key else None,
+                "scenarios": self.scenarios, "figures": [f.to_dict() for f in self.figures],
+                "warnings": self.warnings}
 
 
 @dataclass
@@ -135,20 +173,22 @@ class Signoff:
         return [f for i in self.items for f in i.figures]
 
     @property
+    def evidence_rows(self) -> list[EvidenceRow]:
+        return [row for i in self.items for row in i.evidence_rows]
+
+    def measurements(self) -> dict[str, Measurement]:
+        """This run's figures as the history stores them, keyed ``item · scenario · name``."""
+        return {f.key: f.measurement for f in self.figures}
+
+    @property
     def warnings(self) -> list[str]:
         return [w for i in self.items for w in i.warnings]
 
     def to_dict(self) -> dict:
-        items = []
-        for i in self.items:
-            entry = asdict(i)
-            entry["figures"] = [dict(asdict(f), key=f.key, verdict=f.verdict(),
-                                     past_regression_line=f.past_regression_line) for f in i.figures]
-            items.append(entry)
         base = self.baseline or {}
         return {"schema": "tickstock-signoff/1", "generated_at": self.generated_at, "run": self.run,
-                "counts": self.counts, "items": items, "warnings": self.warnings,
-                "coverage_errors": self.coverage_errors,
+                "counts": self.counts, "items": [i.to_dict() for i in self.items],
+                "warnings": self.warnings, "coverage_errors": self.coverage_errors,
                 "baseline": {k: base.get(k) for k in ("run_id", "accepted_at", "accepted_by", "note")}
                 if self.baseline else None,
                 "signoff": {"name": None, "role": None, "date": None, "decision": None}}
@@ -168,13 +208,13 @@ def judge_item(item: Item, scenarios: Sequence[coverage.TaggedScenario],
     if not scenarios:
         return NOT_COVERED, f"no scenario carries @{checklist.TAG_PREFIX}{item.id}"
     mine = [r for r in results if item.id in r.checklist]
-    figures = [Figure.from_evidence(item.id, r.name, ev) for r in mine for ev in r.evidence]
+    figures = figures_of(item, mine)
     broken = [r for r in mine if r.status in FAILING_RESULT]
     if broken:
         first = broken[0]
         more = f" (+{len(broken) - 1} more failed)" if len(broken) > 1 else ""
         return FAILED, f"{first.name}: {first.message or first.status}{more}"
-    regressions = [f for f in figures if f.past_regression_line]
+    regressions = [f for f in figures if f.measurement.past_regression_line]
     if regressions:
         return FAILED, "regression: " + regressions[0].describe()
     passed = [r for r in mine if r.status == "passed"]
@@ -195,6 +235,11 @@ def judge_item(item: Item, scenarios: Sequence[coverage.TaggedScenario],
     return NOT_RUN, f"{missing} of {len(scenarios)} scenarios did not run: {why}"
 
 
+def figures_of(item: Item, results: Sequence[ScenarioResult]) -> list[Figure]:
+    """Every measurement the item's scenarios recorded, each with its item and scenario."""
+    return [Figure(item.id, r.name, m) for r in results if item.id in r.checklist for m in r.evidence]
+
+
 def describe_target(name: str) -> str:
     """A checklist target name in words with its line, e.g. ``ui_query_time ≤ 50 ms``."""
     try:
@@ -205,7 +250,7 @@ def describe_target(name: str) -> str:
 
 def targets_without_figure(item: Item, figures: Sequence[Figure]) -> list[str]:
     """The item's checklist targets that no figure of its scenarios was judged against."""
-    measured = {f.target_name for f in figures if f.target is not None}
+    measured = {f.measurement.target_name for f in figures if f.measurement.has_target}
     return [t for t in item.targets if t not in measured]
 
 
@@ -235,19 +280,19 @@ def build_signoff(results: Sequence[ScenarioResult], facts: dict, tags: Sequence
         ran = {r.name for r in mine}
         entry.scenarios += [{"name": s.name, "status": "not run" if s not in chosen else "no result",
                              "message": s.where} for s in tagged if s.name not in ran]
-        entry.figures = [Figure.from_evidence(item.id, r.name, ev) for r in mine for ev in r.evidence]
+        entry.figures = figures_of(item, mine)
         signed.append(entry)
     signoff = Signoff(datetime.now(UTC).isoformat(timespec="seconds"), run, signed, report.errors, baseline)
-    figures = {f.key: f.history_record() for f in signoff.figures}
-    comparisons = history.compare(figures, baseline, [r for r in earlier_runs
-                                                      if r.get("run_id") != history.run_id(facts)])
+    earlier = [r for r in earlier_runs if r.get("run_id") != history.run_id(facts)]
+    comparisons = history.compare(signoff.measurements(), baseline, earlier)
     for entry in signed:
         for fig in entry.figures:
             cmp = comparisons.get(fig.key)
             fig.comparison = cmp.to_dict() if cmp else None
             if cmp and cmp.warning:
                 entry.warnings.append(cmp.warning)
-            if fig.target is not None and fig.met_target is False and not fig.past_regression_line:
+            m = fig.measurement
+            if m.has_target and m.passed is False and not m.past_regression_line:
                 entry.warnings.append(f"{fig.describe()}: misses its target but stays within the "
                                       "regression tolerance")
     return signoff
@@ -303,7 +348,7 @@ def generate(results_dir: Path = RESULTS_DIR, out_dir: Path = REPORTS_DIR, tags:
                             earlier_runs=history.load_runs(history_dir),
                             timing=result_timing(results_dir))
     if store_history and signoff.figures:
-        history.store_run({f.key: f.history_record() for f in signoff.figures}, facts, history_dir,
+        history.store_run(signoff.measurements(), facts, history_dir,
                           outcome=run_outcome(signoff, tags, feature_paths))
     return signoff, write_signoff(signoff, out_dir)
 
@@ -326,19 +371,57 @@ def run_outcome(signoff: Signoff, tags: Sequence[str] = (), feature_paths: Seque
                                signoff.counts, signoff.run.get("scenario_results", {}))
 
 
-def _fmt(value: float | None, unit: str = "") -> str:
-    return "—" if value is None else f"{value:.4g} {unit}".strip()
+# ---------------------------------------------------------------------------------------------
+# Rendering: Jinja templates in reporting/templates/. HTML is autoescaped (select_autoescape on
+# ``*.html.j2``); Markdown has no escaping of its own, so every cell goes through the ``md`` filter.
 
 
-def _baseline_text(fig: Figure) -> str:
+def fmt(value: float | None, unit: str = "") -> str:
+    """A figure for a table cell: 4 significant digits (no exponent) and its unit, or a dash."""
+    if value is None:
+        return "—"
+    return f"{value:.0f} {unit}".strip() if abs(value) >= 1000 else f"{value:.4g} {unit}".strip()
+
+
+def num(value: float, digits: int | None = None) -> str:
+    """A plain number (``%g``), or with ``digits`` significant digits."""
+    return f"{value:g}" if digits is None else f"{value:.{digits}g}"
+
+
+MD_CODE_SPAN = re.compile(r"(`+).+?\1")
+
+
+def md_escape(text) -> str:
+    """Text safe inside a Markdown table cell: ``|`` cannot end the cell, ``<`` cannot open HTML.
+
+    Outside code spans, backslashes are doubled first (so the escapes added here are the only
+    ones), then ``|`` and ``<`` are escaped; inside a code span, where nothing is an escape and
+    ``<`` is text already, only ``|`` is (GitHub's tables split cells there too). A line break
+    would end the table row, so it becomes a space.
+    """
+    text = re.sub(r"\s*\n\s*", " ", "" if text is None else str(text))
+    out, done = [], 0
+    for span in MD_CODE_SPAN.finditer(text):
+        out += [_md_escape_plain(text[done:span.start()]), span.group().replace("|", "\\|")]
+        done = span.end()
+    return "".join([*out, _md_escape_plain(text[done:])])
+
+
+def _md_escape_plain(text: str) -> str:
+    for raw, escaped in (("\\", "\\\\"), ("|", "\\|"), ("<", "\\<")):
+        text = text.replace(raw, escaped)
+    return text
+
+
+def baseline_text(fig: Figure) -> str:
     cmp = fig.comparison or {}
     if cmp.get("baseline") is None:
         return "no baseline"
     pct = f" ({cmp['change_pct']:+.1f} %)" if cmp.get("change_pct") is not None else ""
-    return f"{cmp['baseline']:g} {fig.unit}{pct}: {cmp['verdict']}"
+    return f"{cmp['baseline']:g} {fig.measurement.unit}{pct}: {cmp['verdict']}"
 
 
-def _run_rows(signoff: Signoff) -> list[tuple[str, str]]:
+def run_rows(signoff: Signoff) -> list[tuple[str, str]]:
     run = signoff.run
     duration = run.get("duration_s", run.get("scenarios_duration_s"))
     return [("Mode", str(run.get("mode", "?"))), ("Target", str(run.get("target", "?"))),
@@ -355,155 +438,114 @@ def _run_rows(signoff: Signoff) -> list[tuple[str, str]]:
             ("Generated", signoff.generated_at)]
 
 
-def render_markdown(signoff: Signoff) -> str:
-    counts = signoff.counts
-    lines = ["# TickStock Phase 3 — checklist sign-off", "",
-             " · ".join(f"**{n}** {s}" for s, n in counts.items()), "", "| Run | |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in _run_rows(signoff)]
-    for section in checklist.sections():
-        lines += ["", f"## {section}", "", "| ID | Status | Item | Scenarios | Reason |",
-                  "|---|---|---|---|---|"]
-        for i in (i for i in signoff.items if i.section == section):
-            scen = "<br>".join(f"{s['name']} ({s['status']})" for s in i.scenarios) or "—"
-            text = i.text + (f" (targets: {', '.join(i.targets)})" if i.targets else "")
-            lines.append(f"| {i.id} | **{i.status}** | {_md(text)} | {_md(scen)} | {_md(i.reason) or ''} |")
-    if signoff.figures:
-        lines += ["", "## Evidence vs target vs regression line", "",
-                  "| Item | Figure | Value | Target | Regression line | Verdict | Baseline |",
-                  "|---|---|---|---|---|---|---|"]
-        for f in signoff.figures:
-            sign = "≥ " if f.minimum and f.target is not None else ("≤ " if f.target is not None else "")
-            lines.append(f"| {f.item_id} | {_md(f.name)} | {_fmt(f.value, f.unit)} | "
-                         f"{sign}{_fmt(f.target, f.unit)} | {_fmt(f.regression_line, f.unit)} | "
-                         f"{f.verdict()} | {_baseline_text(f)} |")
-    if signoff.warnings:
-        lines += ["", "## Warnings (not failures)", ""] + [f"- {_md(w)}" for w in signoff.warnings]
-    if signoff.coverage_errors:
-        lines += ["", "## Coverage gate errors", ""] + [f"- {_md(e)}" for e in signoff.coverage_errors]
-    lines += ["", "## Sign-off", "", "| | |", "|---|---|", "| Name | |", "| Role | |", "| Date | |",
-              "| Decision | ☐ accept · ☐ accept with conditions · ☐ reject |", "| Conditions / notes | |", ""]
-    return "\n".join(lines)
+def by_section(signoff: Signoff) -> list[tuple[str, list[ItemSignoff]]]:
+    """The items under their checklist sections, in checklist order."""
+    return [(section, [i for i in signoff.items if i.section == section]) for section in checklist.sections()]
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+@dataclass
+class ChartBar:
+    stat: str  # p50, p95, p99, max
+    value: float
+    y: float
+    width: float
+    color: str
 
 
-# ---------------------------------------------------------------------------------------------
-# HTML (self-contained: inline CSS, inline SVG, no JavaScript)
-
-CSS = """
-body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1c2430}
-h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ccd}
-table{border-collapse:collapse;width:100%}
-.items{table-layout:fixed} th,td{border:1px solid #d5d9e0;padding:4px 8px;
-vertical-align:top;text-align:left} th{background:#f2f4f7}
-.facts{width:auto} .facts th{width:150px}
-.status{font-weight:700;white-space:nowrap;border-radius:4px;padding:1px 6px}
-.s-passed{background:#d8f3dc;color:#1b5e20}.s-failed{background:#ffd6d6;color:#a00000}
-.s-not-covered{background:#eceff1;color:#37474f}.s-not-run{background:#fff3cd;color:#7a5200}
-.counts span{margin-right:14px;font-size:15px} .id{font-weight:700;white-space:nowrap}
-.reason{color:#a00000} .muted{color:#667} .warn{color:#7a5200}
-.scen{margin:0;padding-left:16px} .chart text{font:11px system-ui,sans-serif}
-.signoff td{height:30px} .signoff th{width:150px}
-@media print{body{margin:8mm} .chart{page-break-inside:avoid}}
-"""
+@dataclass
+class ChartMark:
+    label: str  # "target" or "line" (the regression line, drawn dashed)
+    value: float
+    x: float
+    dashed: bool
 
 
-COLUMNS = ("<colgroup><col style='width:6%'><col style='width:9%'><col style='width:31%'>"
-           "<col style='width:24%'><col style='width:30%'></colgroup>")
+@dataclass
+class ChartRow:
+    figure: Figure
+    label: str  # the figure's name, shortened to fit the label column
+    count: int | str
+    top: float
+    bars: list[ChartBar]
+    marks: list[ChartMark]
 
 
-def _e(text) -> str:
-    return html.escape(str(text), quote=True)
+@dataclass
+class LatencyChart:
+    """Geometry of the latency chart (pixels): computed here, drawn by ``chart.html.j2``."""
+
+    rows: list[ChartRow]
+    label_w: int = 300
+    bar_w: int = 520
+    row_h: int = 74
+    pad: int = 20
+
+    @property
+    def width(self) -> int:
+        return self.label_w + self.bar_w + 140
+
+    @property
+    def height(self) -> int:
+        return self.pad + self.row_h * len(self.rows) + 24
 
 
-def _status_span(status: str) -> str:
-    return f'<span class="status s-{status.replace(" ", "-")}">{_e(status)}</span>'
+CHART_COLORS = {"p50": "#90caf9", "p95": "#42a5f5", "p99": "#1e88e5", "max": "#0d47a1"}
+CHART_LABEL_CHARS = 44
 
 
-def latency_chart(figures: Sequence[Figure]) -> str:
-    """Inline SVG: per figure with a distribution, bars for p50/p95/p99/max, target and line marks.
+def chart_geometry(figures: Sequence[Figure]) -> LatencyChart:
+    """Per figure with a distribution: bars for p50/p95/p99/max on its own scale, target and line marks.
 
     Only distributions of at least ``CHART_MIN_SAMPLES`` samples are drawn: one sample has no
     spread to show, and its value is in the item's evidence and the evidence table already.
     """
-    rows = [f for f in figures if f.distribution
-            and (f.distribution.get("count") or 0) >= CHART_MIN_SAMPLES]
-    if not rows:
-        return '<p class="muted">No figure of this run carries a distribution of repeated samples.</p>'
-    label_w, bar_w, row_h, pad = 300, 520, 74, 20
-    height = pad + row_h * len(rows) + 24
-    parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 140}" '
-             f'height="{height}" role="img" aria-label="Latency distributions against targets">',
-             f'<text x="{label_w}" y="12" fill="#334">p50 / p95 / p99 / max per figure; solid line = '
-             'target, dashed = regression line (target + 25 %)</text>']
-    colors = {"p50": "#90caf9", "p95": "#42a5f5", "p99": "#1e88e5", "max": "#0d47a1"}
-    for n, fig in enumerate(rows):
-        d = fig.distribution or {}
-        top = pad + n * row_h
-        scale_max = max([d.get("max", 0), fig.value] + [v for v in (fig.target, fig.regression_line) if v])
-        scale_max = scale_max * 1.1 or 1.0
+    chart = LatencyChart([])
+    drawn = [f for f in figures if f.measurement.distribution
+             and (f.measurement.distribution.get("count") or 0) >= CHART_MIN_SAMPLES]
+    for n, fig in enumerate(drawn):
+        m, d = fig.measurement, fig.measurement.distribution or {}
+        top = chart.pad + n * chart.row_h
+        lines = [v for v in (m.target, m.regression_line) if v]
+        scale_max = max([d.get("max", 0), m.value, *lines]) * 1.1 or 1.0
 
         def x(v: float, _m: float = scale_max) -> float:
-            return label_w + bar_w * (v / _m)
+            return chart.label_w + chart.bar_w * (v / _m)
 
-        name = fig.name if len(fig.name) <= 44 else fig.name[:43] + "…"
-        parts.append(f'<text x="0" y="{top + 14}" font-weight="bold">{_e(fig.item_id)}</text>'
-                     f'<text x="0" y="{top + 30}">{_e(name)}</text>'
-                     f'<text x="0" y="{top + 46}" fill="#667">{d.get("count", "?")} samples, '
-                     f'{_e(fig.unit)}</text>')
-        for k, (q, color) in enumerate(colors.items()):
-            v = d.get(q)
-            if v is None:
-                continue
-            y = top + 2 + k * 13
-            parts.append(f'<rect x="{label_w}" y="{y}" width="{max(1.0, x(v) - label_w):.1f}" height="11" '
-                         f'fill="{color}"><title>{q} {v:g} {_e(fig.unit)}</title></rect>'
-                         f'<text x="{x(v) + 4:.1f}" y="{y + 10}">{q} {v:.3g}</text>')
-        marks = ((fig.target, "", "target"), (fig.regression_line, ' stroke-dasharray="5,3"', "line"))
-        for v, dash, label in marks:
-            if v:
-                parts.append(f'<line x1="{x(v):.1f}" x2="{x(v):.1f}" y1="{top}" y2="{top + 56}" '
-                             f'stroke="#c62828" stroke-width="2"{dash}/><text x="{x(v) - 2:.1f}" '
-                             f'y="{top + 66}" fill="#c62828" text-anchor="end">{label} {v:g}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+        bars = [ChartBar(stat, d[stat], top + 2 + k * 13, max(1.0, x(d[stat]) - chart.label_w), color)
+                for k, (stat, color) in enumerate(CHART_COLORS.items()) if d.get(stat) is not None]
+        marks = [ChartMark(label, v, x(v), dashed) for v, label, dashed in
+                 ((m.target, "target", False), (m.regression_line, "line", True)) if v]
+        label = m.name if len(m.name) <= CHART_LABEL_CHARS else m.name[:CHART_LABEL_CHARS - 1] + "…"
+        chart.rows.append(ChartRow(fig, label, d.get("count", "?"), top, bars, marks))
+    return chart
+
+
+@functools.cache
+def templates() -> Environment:
+    """The Jinja environment of the sign-off templates (autoescaping for ``*.html.j2``)."""
+    env = Environment(loader=FileSystemLoader(TEMPLATES_DIR),
+                      autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=True)
+    env.filters.update(md=md_escape, fmt=fmt, num=num)
+    env.globals.update(baseline_text=baseline_text, FAILED=FAILED)
+    return env
+
+
+def _context(signoff: Signoff) -> dict:
+    return {"signoff": signoff, "facts": run_rows(signoff), "sections": by_section(signoff),
+            "chart": chart_geometry([row.figure for row in signoff.evidence_rows])}
+
+
+def render_markdown(signoff: Signoff) -> str:
+    return templates().get_template("signoff.md.j2").render(_context(signoff))
 
 
 def render_html(signoff: Signoff) -> str:
-    counts = "".join(f"<span>{_status_span(s)} {n}</span>" for s, n in signoff.counts.items())
-    facts = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in _run_rows(signoff))
-    body = [f"<h1>TickStock Phase 3 — checklist sign-off</h1><p class='counts'>{counts}</p>",
-            f"<table class='facts'>{facts}</table>"]
-    body.append("<h2>Latency distributions of this run</h2>" + latency_chart(signoff.figures))
-    if signoff.coverage_errors:
-        body.append("<h2>Coverage gate errors</h2><ul>"
-                    + "".join(f"<li class='reason'>{_e(e)}</li>" for e in signoff.coverage_errors) + "</ul>")
-    for section in checklist.sections():
-        body.append(f"<h2>{_e(section)}</h2><table class='items'>{COLUMNS}<tr><th>ID</th><th>Status</th>"
-                    "<th>Item</th><th>Scenarios</th>"
-                    "<th>Evidence (value · target · regression line · baseline)</th></tr>")
-        for i in (i for i in signoff.items if i.section == section):
-            scen = "".join(f"<li>{_e(s['name'])} — {_e(s['status'])}</li>" for s in i.scenarios)
-            evid = "".join(f"<li>{_e(f.name)}: <b>{_e(_fmt(f.value, f.unit))}</b> · target "
-                           f"{_e(_fmt(f.target, f.unit))} · line {_e(_fmt(f.regression_line, f.unit))} · "
-                           f"{_e(f.verdict())} · {_e(_baseline_text(f))}</li>" for f in i.figures)
-            reason = f"<div class='reason'>{_e(i.reason)}</div>" if i.status == FAILED else (
-                f"<div class='muted'>{_e(i.reason)}</div>" if i.reason else "")
-            warns = "".join(f"<div class='warn'>⚠ {_e(w)}</div>" for w in i.warnings)
-            tgts = (f"<div class='muted'>Targets: {_e(', '.join(i.targets))}</div>" if i.targets else "")
-            body.append(f"<tr id='item-{_e(i.id)}' data-status='{_e(i.status)}'>"
-                        f"<td class='id'>{_e(i.id)}</td>"
-                        f"<td>{_status_span(i.status)}</td><td>{_e(i.text)}{tgts}{reason}{warns}</td>"
-                        f"<td><ul class='scen'>{scen}</ul></td><td><ul class='scen'>{evid}</ul></td></tr>")
-        body.append("</table>")
-    if signoff.warnings:
-        body.append("<h2>Warnings (changes beyond run-to-run noise; not failures)</h2><ul>"
-                    + "".join(f"<li class='warn'>{_e(w)}</li>" for w in signoff.warnings) + "</ul>")
-    body.append("<h2>Sign-off</h2><table class='signoff'><tr><th>Name</th><td></td></tr><tr><th>Role</th>"
-                "<td></td></tr><tr><th>Date</th><td></td></tr><tr><th>Decision</th><td>☐ accept &nbsp; "
-                "☐ accept with conditions &nbsp; ☐ reject</td></tr><tr><th>Conditions / notes</th>"
-                "<td style='height:60px'></td></tr></table>")
-    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>TickStock Phase 3 sign-off"
-            f"</title><style>{CSS}</style></head><body>{''.join(body)}</body></html>\n")
+    """The self-contained page: inline CSS and SVG, no JavaScript, no external resource."""
+    return templates().get_template("signoff.html.j2").render(_context(signoff))
+
+
+def latency_chart(figures: Sequence[Figure]) -> str:
+    """The chart of ``figures`` as inline SVG (or a one-line note when none has a distribution)."""
+    return str(templates().get_template("chart.html.j2").module.latency_chart(chart_geometry(figures)))
