@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, fields, replace
 
 from tickstock_acceptance.config.measurement import timeout_multiplier
 from tickstock_acceptance.core.errors import SuiteError
+from tickstock_acceptance.core.guard import UNSAFE_OVERRIDE_ENV, UNSAFE_OVERRIDE_KEY
 
 ENV_VARS = {
     "TEST_DB_HOST": "db_host",
@@ -40,8 +41,6 @@ SECRET_KEYS = {"db_password": "TEST_DB_PASSWORD", "producer_db_password": "TEST_
                "admin_db_password": "TEST_DB_ADMIN_PASSWORD"}
 EXTERNAL_KEYS = ("db_host", "db_port", "db_user", "redis_host", "redis_port", "producer_db_user",
                  "admin_db_user")
-UNSAFE_OVERRIDE_ENV = "TICKSTOCK_UNSAFE_ALLOW_NON_TEST_TARGET"
-UNSAFE_OVERRIDE_KEY = "UNSAFE_allow_non_test_target"
 MODES = ("embedded", "external")
 DB_NAME_PATTERN = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 RESERVED_DB_NAMES = ("postgres", "template0", "template1")

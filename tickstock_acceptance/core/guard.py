@@ -6,8 +6,11 @@ be flushed only in logical databases 13–15. Only the loudly named override lif
 
 from __future__ import annotations
 
-from tickstock_acceptance.config.settings import UNSAFE_OVERRIDE_ENV, UNSAFE_OVERRIDE_KEY
 from tickstock_acceptance.core.errors import TargetRefused
+
+# The one override that lifts the guard (environment variable, and its -D key).
+UNSAFE_OVERRIDE_ENV = "TICKSTOCK_UNSAFE_ALLOW_NON_TEST_TARGET"
+UNSAFE_OVERRIDE_KEY = "UNSAFE_allow_non_test_target"
 
 
 def require_test_database(name: str, created_by_run: bool, override: bool = False) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -29,11 +28,4 @@ def wait_until(condition: Callable[[], T], deadline_s: float, what: str,
         raise DeadlineExceeded(f"{what}: not true within {deadline_s:g} s") from None
 
 
-def measure(fn: Callable[[], T]) -> tuple[T, float]:
-    """Run ``fn`` and return (result, elapsed seconds) on the monotonic clock."""
-    t0 = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - t0
-
-
-__all__ = ["DeadlineExceeded", "SuiteError", "measure", "wait_until"]
+__all__ = ["DeadlineExceeded", "SuiteError", "wait_until"]

@@ -27,9 +27,6 @@ class DbEndpoint:
     def with_db(self, dbname: str) -> DbEndpoint:
         return DbEndpoint(self.host, self.port, dbname, self.user, self.password)
 
-    def as_user(self, user: str, password: str | None) -> DbEndpoint:
-        return DbEndpoint(self.host, self.port, self.dbname, user, password)
-
 
 def explain_connect_error(endpoint: DbEndpoint, exc: Exception) -> SuiteError:
     """Turn a driver error into one line naming the problem and the fix."""

@@ -48,9 +48,11 @@ def parse_int_list(text: str) -> list[int]:
     return [int(x) for x in text.replace(" and ", ", ").split(", ")]
 
 
-@parse.with_pattern(r"[A-Z][A-Z0-9_.]*(?:(?:, | and )[A-Z][A-Z0-9_.]*)*")
+@parse.with_pattern(r"none|[A-Z][A-Z0-9_.]*(?:(?:, | and )[A-Z][A-Z0-9_.]*)*")
 def parse_symbols(text: str) -> list[str]:
-    """Ticker symbols written as "SPY, QQQ and IWM"."""
+    """Ticker symbols written as "SPY, QQQ and IWM" (or "none")."""
+    if text == "none":
+        return []
     return [s.strip() for s in text.replace(" and ", ", ").split(", ") if s.strip()]
 
 

@@ -56,17 +56,16 @@ class EtfUniverseStore:
             return _timed(conn, "SELECT get_etf_universe(%s, %s)", (theme, apply_filter))
 
     def summary(self) -> Timed:
-        with self.system.session("consumer") as conn:
-            t = _timed(conn, f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM get_etf_universes_summary()",
-                       many=True)
-        t.value = [dict(zip(SUMMARY_COLUMNS, r, strict=True)) for r in t.value]
-        return t
+        return self._table_function("get_etf_universes_summary", SUMMARY_COLUMNS)
 
     def validation(self) -> Timed:
+        return self._table_function("validate_etf_universe_symbols", VALIDATION_COLUMNS)
+
+    def _table_function(self, function: str, columns: tuple[str, ...]) -> Timed:
+        """Call a set-returning Phase 3 function; its rows as dicts, and the time the call took."""
         with self.system.session("consumer") as conn:
-            t = _timed(conn, f"SELECT {', '.join(VALIDATION_COLUMNS)} FROM validate_etf_universe_symbols()",
-                       many=True)
-        t.value = [dict(zip(VALIDATION_COLUMNS, r, strict=True)) for r in t.value]
+            t = _timed(conn, f"SELECT {', '.join(columns)} FROM {function}()", many=True)
+        t.value = [dict(zip(columns, r, strict=True)) for r in t.value]
         return t
 
     def universe_names(self) -> set[str]:

@@ -1,1 +1,2 @@
-"""TODO layer docstring."""
+"""Database integration (DB-1, DB-2): backward compatibility of the migration, and stock universe
+maintenance beside ETF universe queries."""

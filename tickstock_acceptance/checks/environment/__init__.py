@@ -1,1 +1,1 @@
-"""TODO layer docstring."""
+"""Test environment validation (ENV-1..3): the database catalog, Redis logical databases, channels."""
