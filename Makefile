@@ -26,16 +26,19 @@ $(NODE_STAMP): package.json package-lock.json
 acceptance: setup
 	@$(PY) -m tickstock_acceptance run $(if $(TAGS),--tags '$(TAGS)') $(ARGS)
 
-## make test: lint, unit tests of the support code, and a full acceptance run on embedded services
+## make test: lint (ruff, import contracts), unit tests of the support code, and a full acceptance run on embedded services
 test: setup
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports --no-logo
 	$(PY) -m pytest
 
 unit: setup
 	$(PY) -m pytest tests/unit
 
+## make lint: ruff, and import-linter's architecture contracts ([tool.importlinter] in pyproject.toml)
 lint: setup
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports --no-logo
 
 ## make migrate: apply sql/ to the external *_test database named by TEST_DB_* (guarded)
 migrate: setup

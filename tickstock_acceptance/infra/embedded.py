@@ -1,9 +1,13 @@
 """The run's PostgreSQL and Redis: embedded throwaway servers or external ones.
 
 Embedded servers are started from local binaries on free ports, owned by the run, and stopped at
-the end (also on failure and Ctrl-C). They also serve fault injection: ``stop`` (clean shutdown),
-``kill`` (``kill -9`` of the whole server process group) and ``start``; ``restart`` reports the
-time from the restart request to the first successful operation.
+the end (also on failure and Ctrl-C). ``EmbeddedServer`` holds what both kinds share, written
+once: the lifecycle and the fault operations later slices inject through ``faults``: ``stop``
+(clean shutdown), ``kill`` (``kill -9`` of every process of the server), ``restart``,
+``pause``/``resume`` (SIGSTOP/SIGCONT of every process of the server: it freezes, its connections
+stay open). ``restart`` and ``resume`` report the seconds from the request to the
+first successful operation (a query for PostgreSQL, a PING for Redis). ``ExternalServer`` stands
+for a server the run does not own and refuses every fault in one line.
 """
 
 from __future__ import annotations
@@ -18,20 +22,26 @@ import signal
 import subprocess
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import IO, Self
 
 import port_for
 import psutil
+import redis
 from mirakuru import TCPExecutor
-from mirakuru.exceptions import ProcessExitedWithError, TimeoutExpired
+from mirakuru.exceptions import AlreadyRunning, ProcessExitedWithError, TimeoutExpired
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from tickstock_acceptance.core.errors import SuiteError
 from tickstock_acceptance.core.waiting import wait_until
 from tickstock_acceptance.infra.db import DbEndpoint, try_select_one
-from tickstock_acceptance.infra.redis_client import RedisEndpoint, try_ping
+from tickstock_acceptance.infra.redis_client import RedisEndpoint, client
 
 RUN_DIR_PREFIX = "tickstock-run-"
 OWNER_FILE = "owner.pid"
+SIGNAL_SETTLE_S = 10.0  # every process of a group has stopped (SIGSTOP) or gone (SIGKILL)
 
 
 def find_pg_bin_dir(configured: str = "") -> Path:
@@ -97,6 +107,68 @@ def reap_stale_runs(tmp_root: str | None = None) -> list[int]:
     return killed
 
 
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def group_members(pgids: int | set[int]) -> list[psutil.Process]:
+    """The live processes (zombies excluded) of the process group(s) ``pgids``."""
+    wanted = {pgids} if isinstance(pgids, int) else set(pgids)
+    members = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getpgid(proc.pid) in wanted and _alive(proc):
+                members.append(proc)
+        except (OSError, psutil.Error):
+            continue  # gone meanwhile
+    return members
+
+
+def server_processes(pid: int, pgids: set[int] | None = None) -> list[psutil.Process]:
+    """Server ``pid``, its descendants and every process in their process groups (no zombies).
+
+    PostgreSQL's children each call setsid() (InitPostmasterChild), so the postmaster's own
+    process group holds the postmaster alone: the server is its process tree, and the groups in
+    it catch what a child forked (e.g. an archive or COPY PROGRAM shell). ``pgids`` collects the
+    groups seen, so a later call still finds processes orphaned by a dead parent.
+    """
+    pgids = set() if pgids is None else pgids
+    found: dict[int, psutil.Process] = {}
+    try:
+        root = psutil.Process(pid)
+        for proc in [root, *root.children(recursive=True)]:
+            found[proc.pid] = proc
+    except psutil.Error:
+        pass  # the server is gone: its groups may still hold orphans
+    for proc in list(found.values()):
+        try:
+            pgids.add(os.getpgid(proc.pid))
+        except OSError:
+            continue
+    pgids.discard(os.getpgid(0))  # never the suite's own group (mirakuru starts a new session)
+    for proc in group_members(pgids):
+        found.setdefault(proc.pid, proc)
+    return [proc for proc in found.values() if _alive(proc)]
+
+
+def _send(procs: list[psutil.Process], sig: int) -> None:
+    for proc in procs:
+        try:
+            proc.send_signal(sig)  # psutil refuses a pid that was reused meanwhile
+        except psutil.Error:
+            continue
+
+
+def _stopped(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() in (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return True
+
+
 class RunDir:
     """A private directory for one run's servers, marked with the owning PID for the reaper."""
 
@@ -112,27 +184,199 @@ class RunDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-class EmbeddedPostgres:
-    """A throwaway PostgreSQL cluster with password (SCRAM) auth over TCP, owned by the run."""
+class EmbeddedServer(ABC):
+    """A throwaway server on a free port, owned by the run: lifecycle and fault operations.
+
+    mirakuru starts the server in a new session (its process group id is its pid). ``kill``,
+    ``pause`` and ``resume`` signal every process of the server: its process tree and the process
+    groups in it (``server_processes``): PostgreSQL's backends are children of the postmaster but
+    each leads a session of its own, so signalling the postmaster's group alone would miss them.
+    A subclass says how to build the executor (``_new_executor``) and what one successful
+    operation is (``answers``).
+    """
 
     owned = True
-    kind = "PostgreSQL"
+    kind = "server"
+    first_operation = "operation"
 
-    def __init__(self, run_dir: Path, bin_dir: str = "", start_timeout_s: float = 60) -> None:
-        self.bin_dir = find_pg_bin_dir(bin_dir)
-        self.user = _server_user()
-        self.base = run_dir / "pg"
-        self.data = self.base / "data"
-        self.port = port_for.select_random()
+    def __init__(self, base: Path, log_path: Path, start_timeout_s: float) -> None:
+        self.base = base
+        self.log_path = log_path
         self.host = "127.0.0.1"
-        self.superuser = "postgres"
-        self.superuser_password = secrets.token_urlsafe(18)
+        self.port = port_for.select_random()
         self.start_timeout_s = start_timeout_s
-        self.log_path = self.base / "postgres.log"
         self._executor: TCPExecutor | None = None
-        self._log = None
+        self._paused = False
+        self._log: IO[str] | None = None
+
+    # -- what a subclass says -------------------------------------------------------------
+    @abstractmethod
+    def _new_executor(self) -> TCPExecutor:
+        """The mirakuru executor that starts the server (called on every start)."""
+
+    @abstractmethod
+    def answers(self) -> bool:
+        """True when a fresh client gets one successful operation through (a liveness probe)."""
+
+    @abstractmethod
+    def version(self) -> str:
+        """The server's version, as its binary reports it."""
 
     # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> Self:
+        """Start (a no-op when running) and wait for the first successful operation."""
+        if self.running:
+            return self
+        self._executor = self._new_executor()
+        try:
+            self._executor.start()
+        except AlreadyRunning:
+            self._executor = None
+            raise SuiteError(f"port {self.port} of the embedded {self.kind} is taken by another process",
+                             "run again (free ports are picked at random)") from None
+        except (TimeoutExpired, ProcessExitedWithError):
+            self._executor = None
+            raise SuiteError(f"the embedded {self.kind} did not start",
+                             f"see its log at {self.log_path}") from None
+        self._paused = False
+        self._wait_answering("after start")
+        return self
+
+    def stop(self) -> None:
+        """Clean shutdown (a paused server is resumed first so it can honour the request)."""
+        if self._executor is None:
+            return
+        if self._paused:
+            self._thaw()
+        try:
+            self._executor.stop()
+        except ProcessExitedWithError:
+            pass
+        self._forget()
+
+    def kill(self) -> None:
+        """Crash: SIGKILL every process of the server at once; returns when none of them is left."""
+        if self._executor is None:
+            return
+        pid = self.pid()
+        pgids: set[int] = set()
+        victims: list[psutil.Process] = []
+        if pid is not None:
+            _send(server_processes(pid, pgids), signal.SIGSTOP)  # freeze first: nobody forks or exits
+            victims = server_processes(pid, pgids)
+            _send(victims, signal.SIGKILL)
+        self._executor.kill(sig=signal.SIGKILL)  # reaps the server; kills what mirakuru marked
+        self._forget()
+
+        def none_left() -> bool:
+            left = [p for p in victims if _alive(p)] + group_members(pgids)
+            _send(left, signal.SIGKILL)
+            return not left
+
+        wait_until(none_left, SIGNAL_SETTLE_S, f"every process of the killed {self.kind} gone")
+
+    def restart(self) -> float:
+        """(Stop if running, then) start again; seconds from the request to the first success."""
+        t0 = time.monotonic()
+        self.stop()
+        self.start()
+        return time.monotonic() - t0
+
+    def pause(self) -> None:
+        """Freeze the server: SIGSTOP all its processes (connections stay open, unanswered)."""
+        pid = self._require_running("pause")
+        if self._paused:
+            return
+        self._paused = True
+        _send([psutil.Process(pid)], signal.SIGSTOP)  # the postmaster first: it forks no more
+
+        def frozen() -> bool:
+            running = [p for p in server_processes(pid) if not _stopped(p)]
+            _send(running, signal.SIGSTOP)
+            return not running
+
+        wait_until(frozen, SIGNAL_SETTLE_S, f"every process of the paused {self.kind} stopped")
+
+    def resume(self) -> float:
+        """SIGCONT all the server's processes; seconds from the request to the first success."""
+        self._require_running("resume")
+        t0 = time.monotonic()
+        self._thaw()
+        self._wait_answering("after resume")
+        return time.monotonic() - t0
+
+    def processes(self) -> list[psutil.Process]:
+        """Every live process of the server (see ``server_processes``); empty when not running."""
+        pid = self.pid()
+        return server_processes(pid) if pid is not None and self.running else []
+
+    @property
+    def running(self) -> bool:
+        """The server process exists (it may be paused)."""
+        return self._executor is not None and self._executor.running()
+
+    @property
+    def paused(self) -> bool:
+        return self.running and self._paused
+
+    def pid(self) -> int | None:
+        return self._executor.process.pid if self._executor and self._executor.process else None
+
+    def close(self) -> None:
+        """Stop the server and release its log; safe to call twice."""
+        self.stop()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    # -- helpers --------------------------------------------------------------------------
+    def _forget(self) -> None:
+        self._executor = None
+        self._paused = False
+
+    def _require_running(self, verb: str) -> int:
+        pid = self.pid()
+        if not self.running or pid is None:
+            raise SuiteError(f"cannot {verb} the embedded {self.kind}: it is not running",
+                             f"restart it before you {verb} it")
+        return pid
+
+    def _thaw(self) -> None:
+        pid = self.pid()
+        if pid is not None:
+            procs = server_processes(pid)
+            _send([p for p in procs if p.pid != pid], signal.SIGCONT)
+            _send([p for p in procs if p.pid == pid], signal.SIGCONT)  # the postmaster last
+        self._paused = False
+
+    def _wait_answering(self, when: str) -> None:
+        wait_until(self.answers, self.start_timeout_s,
+                   f"embedded {self.kind} answering a {self.first_operation} {when}")
+
+    def _open_log(self) -> IO[str]:
+        if self._log is None or self._log.closed:
+            self._log = open(self.log_path, "a")  # kept open for the server's life (restarts append)
+        return self._log
+
+
+class EmbeddedPostgres(EmbeddedServer):
+    """A throwaway PostgreSQL cluster with password (SCRAM) auth over TCP, owned by the run.
+
+    As root it runs as the ``postgres`` OS user (PostgreSQL refuses to run as root).
+    """
+
+    kind = "PostgreSQL"
+    first_operation = "query"
+
+    def __init__(self, run_dir: Path, bin_dir: str = "", start_timeout_s: float = 60) -> None:
+        base = run_dir / "pg"
+        super().__init__(base, base / "postgres.log", start_timeout_s)
+        self.bin_dir = find_pg_bin_dir(bin_dir)
+        self.user = _server_user()
+        self.data = self.base / "data"
+        self.superuser = "postgres"
+        self.superuser_password = secrets.token_urlsafe(18)
+
     def _popen_user(self) -> dict:
         if self.user is None:
             return {}
@@ -162,61 +406,22 @@ class EmbeddedPostgres:
             raise SuiteError(f"initdb failed for the embedded PostgreSQL: {tail[0]}",
                              "check the PostgreSQL installation and free disk space")
 
-    def start(self) -> EmbeddedPostgres:
+    def _new_executor(self) -> TCPExecutor:
         if not self.data.exists():
             self.init()
-        self._log = open(self.log_path, "a")
-        self._executor = TCPExecutor(
+        log = self._open_log()
+        return TCPExecutor(
             [str(self.bin_dir / "postgres"), "-D", str(self.data), "-p", str(self.port),
              "-k", str(self.base), "-c", f"listen_addresses={self.host}",
              "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200",
              "-c", "shared_buffers=64MB"],
             host=self.host, port=self.port, timeout=self.start_timeout_s,
-            stop_signal=signal.SIGINT, expected_returncode=0,
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+            stop_signal=signal.SIGINT, expected_returncode=0,  # SIGINT: fast shutdown
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             popen_kwargs=self._popen_user(), cwd=str(self.base))
-        try:
-            self._executor.start()
-        except (TimeoutExpired, ProcessExitedWithError):
-            raise SuiteError("the embedded PostgreSQL did not start",
-                             f"see its log at {self.log_path}") from None
-        wait_until(lambda: try_select_one(self.admin_endpoint()), self.start_timeout_s,
-                   "embedded PostgreSQL accepting queries")
-        return self
 
-    def stop(self) -> None:
-        """Clean (fast) shutdown."""
-        if self._executor is not None:
-            try:
-                self._executor.stop()
-            except ProcessExitedWithError:
-                pass
-            self._executor = None
-
-    def kill(self) -> None:
-        """Crash: SIGKILL the postmaster and all its backends at once."""
-        if self._executor is not None:
-            self._executor.kill(sig=signal.SIGKILL)
-            self._executor = None
-
-    def restart(self) -> float:
-        """(Stop if running, then) start again; seconds from the request to the first successful query."""
-        t0 = time.monotonic()
-        self.stop()
-        self.start()
-        return time.monotonic() - t0
-
-    @property
-    def running(self) -> bool:
-        return self._executor is not None and self._executor.running()
-
-    def pid(self) -> int | None:
-        return self._executor.process.pid if self._executor and self._executor.process else None
-
-    def close(self) -> None:
-        self.stop()
-        if self._log:
-            self._log.close()
+    def answers(self) -> bool:
+        return try_select_one(self.admin_endpoint())
 
     # -- endpoints ------------------------------------------------------------------------
     def admin_endpoint(self, dbname: str = "postgres") -> DbEndpoint:
@@ -229,70 +434,41 @@ class EmbeddedPostgres:
         return found.group(1) if found else "?"
 
 
-class EmbeddedRedis:
-    """A throwaway Redis server on a free port, owned by the run."""
+class EmbeddedRedis(EmbeddedServer):
+    """A throwaway Redis server on a free port, owned by the run (``durable``: AOF, fsync always)."""
 
-    owned = True
     kind = "Redis"
+    first_operation = "PING"
 
     def __init__(self, run_dir: Path, durable: bool = False, start_timeout_s: float = 30) -> None:
+        base = run_dir / "redis"
+        super().__init__(base, base / "redis.log", start_timeout_s)
         self.binary = find_redis_server()
-        self.base = run_dir / "redis"
         self.base.mkdir(parents=True, exist_ok=True)
-        self.host = "127.0.0.1"
-        self.port = port_for.select_random()
         self.durable = durable
-        self.start_timeout_s = start_timeout_s
-        self.log_path = self.base / "redis.log"
-        self._executor: TCPExecutor | None = None
 
-    def start(self) -> EmbeddedRedis:
+    def _new_executor(self) -> TCPExecutor:
         persistence = (["--appendonly", "yes", "--appendfsync", "always"] if self.durable
                        else ["--appendonly", "no"])
-        self._executor = TCPExecutor(
+        return TCPExecutor(
             [self.binary, "--port", str(self.port), "--bind", self.host, "--save", "",
              "--dir", str(self.base), "--databases", "16", "--protected-mode", "no",
              "--logfile", str(self.log_path), "--daemonize", "no", *persistence],
             host=self.host, port=self.port, timeout=self.start_timeout_s,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             cwd=str(self.base))
+
+    def answers(self) -> bool:
+        # One PING, no client retries: redis-py's default retries would stretch a failed probe to
+        # seconds (tens of seconds on a frozen server) and blur the time to the first success.
+        probe = client(self.endpoint(), 0, socket_connect_timeout=2, socket_timeout=2,
+                       retry=Retry(NoBackoff(), 0))
         try:
-            self._executor.start()
-        except (TimeoutExpired, ProcessExitedWithError):
-            raise SuiteError("the embedded Redis did not start",
-                             f"see its log at {self.log_path}") from None
-        wait_until(lambda: try_ping(self.endpoint()), self.start_timeout_s, "embedded Redis PING")
-        return self
-
-    def stop(self) -> None:
-        if self._executor is not None:
-            try:
-                self._executor.stop()
-            except ProcessExitedWithError:
-                pass
-            self._executor = None
-
-    def kill(self) -> None:
-        if self._executor is not None:
-            self._executor.kill(sig=signal.SIGKILL)
-            self._executor = None
-
-    def restart(self) -> float:
-        """(Stop if running, then) start again; seconds from the request to the first PING."""
-        t0 = time.monotonic()
-        self.stop()
-        self.start()
-        return time.monotonic() - t0
-
-    @property
-    def running(self) -> bool:
-        return self._executor is not None and self._executor.running()
-
-    def pid(self) -> int | None:
-        return self._executor.process.pid if self._executor and self._executor.process else None
-
-    def close(self) -> None:
-        self.stop()
+            return bool(probe.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            probe.close()
 
     def endpoint(self) -> RedisEndpoint:
         return RedisEndpoint(self.host, self.port)
@@ -305,6 +481,21 @@ class EmbeddedRedis:
         return "?"
 
 
+def refuse_external(kind: str, verb: str) -> SuiteError:
+    """The one-line refusal of a fault on a server the run does not own."""
+    return SuiteError(f"cannot {verb} the external {kind}: the run does not own it",
+                      "fault scenarios need embedded services (unset TEST_DB_*/TEST_REDIS_*)")
+
+
+def _refusing(verb: str):
+    def refuse(self: ExternalServer, *_args) -> None:
+        raise refuse_external(self.kind, verb)
+
+    refuse.__name__ = verb
+    refuse.__doc__ = f"Refused: the run does not {verb} servers it does not own."
+    return refuse
+
+
 class ExternalServer:
     """A server the run does not own: connect only; faults cannot be injected into it."""
 
@@ -313,11 +504,12 @@ class ExternalServer:
     def __init__(self, kind: str) -> None:
         self.kind = kind
 
-    def _refuse(self, *_args) -> None:
-        raise SuiteError(f"cannot stop, kill or restart the external {self.kind}",
-                         "fault scenarios need embedded services (unset TEST_DB_*/TEST_REDIS_*)")
-
-    stop = kill = start = restart = _refuse
+    start = _refusing("start")
+    stop = _refusing("stop")
+    kill = _refusing("kill")
+    restart = _refusing("restart")
+    pause = _refusing("pause")
+    resume = _refusing("resume")
 
     def close(self) -> None:
         """Nothing to do: the run leaves external servers as it found them."""

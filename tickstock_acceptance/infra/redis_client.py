@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from tickstock_acceptance.core.errors import SuiteError, first_line
 
@@ -44,7 +46,12 @@ def checked_client(endpoint: RedisEndpoint, db: int) -> redis.Redis:
 
 
 def try_ping(endpoint: RedisEndpoint) -> bool:
+    """One PING, no retries (redis-py retries 3 times with backoff by default: a liveness probe must
+    answer for the server as it is now)."""
+    probe = client(endpoint, 0, socket_timeout=2, retry=Retry(NoBackoff(), 0))
     try:
-        return bool(client(endpoint, 0, socket_timeout=2).ping())
+        return bool(probe.ping())
     except redis.RedisError:
         return False
+    finally:
+        probe.close()
