@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("validate", help="check every universe member exists in symbols and is active")
     sub.add_parser("summary", help="one line per ETF universe")
     sub.add_parser("channels", help="the pub-sub channels this producer is configured with")
+    sub.add_parser("deploy", help="install what this producer version ships into the database "
+                                  "(called by the suite with an admin identity, on databases it owns)")
     m = sub.add_parser("maintain-stock-universes",
                        help="rewrite the market-cap tier stock universes until SIGTERM/SIGINT")
     m.add_argument("--symbol-prefix", default="STK", help="prefix of the maintained stock symbols")
@@ -199,13 +201,29 @@ def _channels(args, producer: Producer) -> int:
     return 0
 
 
-COMMANDS = {"channels": _channels, "expand": _expand, "load-history": _load_history,
+def _deploy(args, producer: Producer, deploy: Callable | None = None) -> int:
+    """Install what this producer version ships into the database (run with an admin identity)."""
+    conn = producer.connect()
+    try:
+        with conn, conn.cursor():
+            if deploy is not None:
+                deploy(conn)
+    finally:
+        conn.close()
+    name = getattr(deploy, "__module__", "tickstock_producer")
+    _print(args, {"deployed": name}, f"deployed {name}")
+    return 0
+
+
+COMMANDS = {"channels": _channels, "deploy": _deploy, "expand": _expand,
+            "load-history": _load_history,
             "validate": _validate, "summary": _summary,
             "maintain-stock-universes": _maintain_stock_universes}
 
 
 def main(argv: list[str] | None = None,
-         factory: Callable[[ProducerConfig], Producer] = create_producer) -> int:
+         factory: Callable[[ProducerConfig], Producer] = create_producer,
+         deploy: Callable | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         config = ProducerConfig.from_env()
@@ -218,6 +236,8 @@ def main(argv: list[str] | None = None,
     producer = None
     try:
         producer = factory(config)
+        if args.command == "deploy":
+            return _deploy(args, producer, deploy)
         return COMMANDS[args.command](args, producer)
     except UsageError as exc:
         print(f"error: {exc} (see --help)", file=sys.stderr)

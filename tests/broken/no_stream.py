@@ -28,4 +28,4 @@ def create_producer(config, source=None):
 deploy = facade.deploy
 
 if __name__ == "__main__":
-    sys.exit(cli.main(factory=create_producer))
+    sys.exit(cli.main(factory=create_producer, deploy=deploy))

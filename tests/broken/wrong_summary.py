@@ -38,4 +38,4 @@ def deploy(admin_conn) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(cli.main(factory=create_producer))
+    sys.exit(cli.main(factory=create_producer, deploy=deploy))

@@ -68,7 +68,7 @@ def test_statuses_cover_passed_failed_not_covered_and_not_run(results_dir):
     items = by_id(build(results_dir))
     assert items["ENV-1"].status == "passed"
     assert items["ENV-2"].status == "failed"
-    assert items["ENV-2"].reason == "redis ok: AssertionError: db 14 leaked into 13"
+    assert items["ENV-2"].reason == "db 14 leaked into 13"  # the cause, without "AssertionError:"
     assert items["RES-1"].status == "not covered" and "not yet automated" in items["RES-1"].reason
     assert items["DB-1"].status == "not covered" and "no scenario" in items["DB-1"].reason
     # one of PERF-1's two scenarios produced no result: never "passed" on partial evidence
@@ -236,11 +236,11 @@ def test_names_and_reasons_holding_markup_or_pipes_render_as_text(results_dir):
     assert "<script" not in page and "<b>bold" not in page
     row = html_row(page, "ENV-2")
     assert "db &lt;script&gt;alert(1)&lt;/script&gt; | ok" in row
-    assert "AssertionError: got a|b &lt;b&gt;bold&lt;/b&gt;" in row
+    assert "got a|b &lt;b&gt;bold&lt;/b&gt;" in row
     md = so.render_markdown(signoff)
     line = md_row(md, "ENV-2")
     assert md_cells(line) == ["ENV-2", "**failed**", "", "redis", "redis ok (failed)",
-                              "redis ok: AssertionError: got a\\|b \\<b>bold\\</b>"]
+                              "got a\\|b \\<b>bold\\</b>"]
     evidence = next(ln for ln in md.splitlines() if ln.startswith("| ENV-2 | db "))
     assert md_cells(evidence)[1] == "db \\<script>alert(1)\\</script> \\| ok"
     assert not re.search(r"(?<!\\)<(?!br>)", md.replace("\\\\", "")), "raw HTML in the Markdown"

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
@@ -41,6 +43,7 @@ SECRET_KEYS = {"db_password": "TEST_DB_PASSWORD", "producer_db_password": "TEST_
                "admin_db_password": "TEST_DB_ADMIN_PASSWORD"}
 EXTERNAL_KEYS = ("db_host", "db_port", "db_user", "redis_host", "redis_port", "producer_db_user",
                  "admin_db_user")
+PRODUCER_COMMAND_ENV = "TICKSTOCK_PRODUCER_COMMAND"
 MODES = ("embedded", "external")
 DB_NAME_PATTERN = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 RESERVED_DB_NAMES = ("postgres", "template0", "template1")
@@ -68,7 +71,16 @@ class Settings:
     # The system under test's producer: a module exposing the reference TickStockPL components.
     # The project's own tests point it at deliberately broken variants to show scenarios fail.
     producer: str = "tickstock_producer"
+    # Any executable answering the producer's subcommands (a team's adapter script); wins over
+    # ``producer``. Default: ``python -m <producer>`` with this Python.
+    producer_command: str = ""
     UNSAFE_allow_non_test_target: bool = False
+
+    def producer_argv(self) -> list[str]:
+        """The producer under test as an argv prefix: ``producer_command``, else ``python -m <producer>``."""
+        if self.producer_command:
+            return shlex.split(self.producer_command)
+        return [sys.executable, "-m", self.producer]
 
     def credentials(self, role: str) -> tuple[str, str | None]:
         """(user, password) for ``consumer``, ``producer`` or ``admin`` in external mode."""
@@ -122,6 +134,8 @@ def load_settings(environ: Mapping[str, str] | None = None,
         if environ.get(var):
             values[key] = _coerce(key, environ[var])
             external = True
+    if environ.get(PRODUCER_COMMAND_ENV):
+        values["producer_command"] = environ[PRODUCER_COMMAND_ENV]
     if environ.get(UNSAFE_OVERRIDE_ENV):
         values[UNSAFE_OVERRIDE_KEY] = _coerce(UNSAFE_OVERRIDE_KEY, environ[UNSAFE_OVERRIDE_ENV])
     for key, raw in userdata.items():
@@ -147,6 +161,12 @@ def load_settings(environ: Mapping[str, str] | None = None,
     if not PRODUCER_PATTERN.match(producer):
         raise SuiteError(f"producer {producer!r} is not a Python module path",
                          "give a module such as tickstock_producer or tests.broken.wrong_summary")
+    try:
+        if not shlex.split(str(values.get("producer_command", ""))) and values.get("producer_command"):
+            raise ValueError("empty")
+    except ValueError as exc:
+        raise SuiteError(f"producer command {values.get('producer_command')!r} cannot be read: {exc}",
+                         "give a command line, e.g. -D producer_command='./bin/pl-adapter'") from None
     if values["mode"] not in MODES:
         raise SuiteError(f"unknown mode {values['mode']!r}", "use -D mode=embedded or -D mode=external")
     return replace(Settings(), **values)

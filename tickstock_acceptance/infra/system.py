@@ -13,6 +13,7 @@ import platform
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,12 +21,13 @@ from pathlib import Path
 
 from psycopg2 import sql
 
+from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.config.paths import REPORTS_DIR, ROOT
 from tickstock_acceptance.config.settings import Settings
 from tickstock_acceptance.contract.database import CONSUMER_ROLE, PRODUCER_ROLE
 from tickstock_acceptance.contract.messaging import REDIS_TEST_DBS
 from tickstock_acceptance.core import guard
-from tickstock_acceptance.core.errors import SuiteError
+from tickstock_acceptance.core.errors import SuiteError, first_line
 from tickstock_acceptance.infra.db import DbEndpoint, connect, session
 from tickstock_acceptance.infra.embedded import EmbeddedPostgres, EmbeddedRedis, ExternalServer, RunDir
 from tickstock_acceptance.infra.migrations import apply_migrations, inspect_schema, require_schema
@@ -78,7 +80,7 @@ class AcceptanceSystem:
 
     # -- bring up -------------------------------------------------------------------------
     def open(self) -> AcceptanceSystem:
-        require_producer_module(self.settings.producer)
+        require_producer_command(self.settings)
         try:
             if self.settings.external:
                 self._open_external()
@@ -231,7 +233,7 @@ def preflight(settings: Settings) -> None:
     """
     from tickstock_acceptance.infra.embedded import _server_user, find_pg_bin_dir, find_redis_server
 
-    require_producer_module(settings.producer)
+    require_producer_command(settings)
     if not settings.external:
         find_pg_bin_dir(settings.pg_bin_dir)
         find_redis_server()
@@ -248,15 +250,18 @@ def preflight(settings: Settings) -> None:
     checked_client(RedisEndpoint(settings.redis_host, settings.redis_port), REDIS_TEST_DBS[0])
 
 
-def require_producer_module(module: str) -> None:
-    """The producer under test must be importable and expose ``create_producer`` (and run as -m)."""
-    import importlib
-
+def require_producer_command(settings: Settings) -> None:
+    """The producer under test must run: ``<command> --help`` exits 0 (asked through its boundary)."""
+    argv = settings.producer_argv()
+    shown = " ".join("python" if a == sys.executable else a for a in argv)
+    fix = ("set -D producer=<module> or -D producer_command='<executable> [args]' "
+           "(default: python -m tickstock_producer)")
     try:
-        loaded = importlib.import_module(module)
-    except Exception as exc:  # an import error of any kind in the named module
-        raise SuiteError(f"producer module {module!r} cannot be imported: {type(exc).__name__}",
-                         "check -D producer=... (default tickstock_producer)") from None
-    if not hasattr(loaded, "create_producer"):
-        raise SuiteError(f"producer module {module!r} has no create_producer()",
-                         "a producer module exposes create_producer(config), as tickstock_producer does")
+        proc = subprocess.run([*argv, "--help"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=M.deadline(M.PRODUCER_COMMAND_DEADLINE_S))
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SuiteError(f"the producer command `{shown}` cannot be run: {first_line(exc)}", fix) from None
+    if proc.returncode != 0:
+        lines = [ln.strip() for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
+        raise SuiteError(f"the producer command `{shown} --help` exited {proc.returncode}: "
+                         f"{lines[-1] if lines else 'no output'}", fix)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,13 @@ class ScenarioResult:
     message: str = ""
     evidence: list[Measurement] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)  # the scenario's tags as allure-behave labelled them
+    failed_in: str = ""  # the effective keyword (Given/When/Then) of the step that failed, if any
+
+    @property
+    def specificity(self) -> tuple[int, int]:
+        """How much a failure says about the item itself: one in a Then step (an outcome judged)
+        says more than one in setting up (Given/When); then, the longer explanation."""
+        return {"Then": 2, "When": 1}.get(self.failed_in, 0), len(self.message)
 
     @property
     def key(self) -> str | None:
@@ -33,6 +41,28 @@ def _attachments(node: dict):
     yield from node.get("attachments", [])
     for step in node.get("steps", []):
         yield from _attachments(step)
+
+
+# A failed check's class says nothing (its text does); an error's class does (ConnectionError: ...).
+EXCEPTION_PREFIX = re.compile(r"^(?:AssertionError|DeadlineExceeded|[\w.]*StepParseError):\s*")
+
+
+def cause(message: str) -> str:
+    """The first line of a failure message, without the class of a failed check (``AssertionError: ``)."""
+    first = next((ln.strip() for ln in message.splitlines() if ln.strip()), "")
+    return EXCEPTION_PREFIX.sub("", first) or first
+
+
+def failed_step(steps: list[dict]) -> str:
+    """The effective keyword of the first failed or broken step (an ``And`` inherits its keyword)."""
+    keyword = ""
+    for step in steps:
+        word = (step.get("name") or "").split(" ", 1)[0]
+        if word in ("Given", "When", "Then"):
+            keyword = word
+        if step.get("status") in ("failed", "broken"):
+            return keyword
+    return ""
 
 
 def load_results(results_dir: Path) -> list[ScenarioResult]:
@@ -50,5 +80,5 @@ def load_results(results_dir: Path) -> list[ScenarioResult]:
                                                     att["name"][len(ATTACHMENT_PREFIX):]))
         tags = [lb["value"] for lb in data.get("labels", []) if lb["name"] == "tag"]
         found.append(ScenarioResult(data.get("name", "?"), data.get("status", "unknown"), ids,
-                                    message.strip().splitlines()[0] if message.strip() else "", ev, tags))
+                                    cause(message), ev, tags, failed_step(data.get("steps", []))))
     return found

@@ -211,9 +211,9 @@ def judge_item(item: Item, scenarios: Sequence[coverage.TaggedScenario],
     figures = figures_of(item, mine)
     broken = [r for r in mine if r.status in FAILING_RESULT]
     if broken:
-        first = broken[0]
-        more = f" (+{len(broken) - 1} more failed)" if len(broken) > 1 else ""
-        return FAILED, f"{first.name}: {first.message or first.status}{more}"
+        telling = max(broken, key=lambda r: r.specificity)  # the failure that says most about the item
+        more = f" (+{len(broken) - 1} more scenarios failed)" if len(broken) > 1 else ""
+        return FAILED, f"{telling.message or telling.name + ': ' + telling.status}{more}"
     regressions = [f for f in figures if f.measurement.past_regression_line]
     if regressions:
         return FAILED, "regression: " + regressions[0].describe()

@@ -1,19 +1,21 @@
-"""Controller for the system under test's producer (TickStockPL), run as a separate process.
+"""Controller for the system under test's producer (TickStockPL), reached only through its command.
 
-The producer is the module named by the ``producer`` setting (default ``tickstock_producer``;
-the project's tests use broken variants in ``tests/broken/``). Each command runs as
-``python -m <module> --json <command>`` in its own process with the producer's database role
-and the run's Redis in ``TICKSTOCK_PL_*`` environment variables: the suite talks to the
-producer only through its CLI, the database and Redis, as TickStockApp would. Delivery latency
-is therefore measured across processes: consumer receive time minus the producer's timestamp.
+The producer is a configured command (``producer_command``, any executable; default
+``python -m tickstock_producer``, or ``python -m <module>`` for ``-D producer=<module>``, which the
+project's tests use for the deliberately broken variants in ``tests/broken/``). A team puts its
+own TickStockPL behind a small adapter script that answers the same subcommands. Each command
+runs as ``<command> --json <subcommand>`` in its own process with the producer's database role and
+the run's Redis in ``TICKSTOCK_PL_*`` environment variables; its last stdout line is its JSON
+report. The suite imports no module of the producer: it talks to it through this command, the
+database and Redis, as TickStockApp would. Delivery latency is therefore measured across
+processes: consumer receive time minus the producer's timestamp.
 
-``deploy`` (optional in a producer module) is called once per run, and only on a database the
-run created, with an admin connection: it is where a variant installs what it ships.
+``deploy`` is called once per run, and only on a database the run created, with the admin
+identity: it is where a producer version installs what it ships (the reference needs nothing).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
@@ -25,7 +27,6 @@ from dataclasses import dataclass, field
 from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.config.paths import ROOT
 from tickstock_acceptance.contract.messaging import STREAM_DB
-from tickstock_acceptance.core.errors import SuiteError
 from tickstock_acceptance.core.waiting import wait_until
 from tickstock_acceptance.infra.system import AcceptanceSystem
 
@@ -49,11 +50,30 @@ class ProducerRun:
     def wall_s(self) -> float:
         return self.finished_at - self.started_at
 
+    def reported_error(self) -> str:
+        """What the producer said went wrong: its JSON report's error or failed themes, else the last
+        meaningful line of its stderr (one line)."""
+        report = self.report if isinstance(self.report, dict) else {}
+        if report.get("error"):
+            return str(report["error"])
+        failed = [t for t in report.get("themes", []) if isinstance(t, dict) and t.get("status") == "failed"]
+        if failed:
+            first = failed[0]
+            more = f" (+{len(failed) - 1} more themes failed)" if len(failed) > 1 else ""
+            return f"theme {first.get('theme')}: {first.get('error') or 'failed'}{more}"
+        errors = report.get("errors") or []
+        if errors:
+            return f"{errors[0]}" + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else "")
+        for text in (self.stderr, self.stdout if not report else ""):
+            lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("Traceback")]
+            if lines:
+                return lines[-1]
+        return ""
+
     def describe(self) -> str:
-        """The command, its exit code and its reported error (JSON report first, else stderr's last line)."""
-        reported = self.report.get("error") if isinstance(self.report, dict) else None
-        tail = reported or (self.stderr.strip().splitlines() or [""])[-1]
-        return f"`{' '.join(self.command)}` exited {self.returncode} {tail}".strip()
+        """The command, its exit code and its reported error, in one line."""
+        error = self.reported_error()
+        return f"`{' '.join(self.command)}` exited {self.returncode}" + (f": {error}" if error else "")
 
 
 class ProducerController:
@@ -61,29 +81,29 @@ class ProducerController:
 
     def __init__(self, system: AcceptanceSystem) -> None:
         self.system = system
-        self.module_name = system.settings.producer
-        try:
-            self.module = importlib.import_module(self.module_name)
-        except ImportError as exc:
-            raise SuiteError(f"producer module {self.module_name!r} cannot be imported: {exc}",
-                             "set -D producer=<importable module>") from None
-        if not hasattr(self.module, "create_producer"):
-            raise SuiteError(f"producer module {self.module_name!r} has no create_producer()",
-                             "a producer module exposes create_producer(config)")
+        self.base_command = system.settings.producer_argv()
+        self.shown = " ".join(["python" if a == sys.executable else a for a in self.base_command])
         self.deployed = False
 
     def deploy(self) -> None:
-        """Let the producer module install what it ships (owned databases only; once)."""
+        """Let the producer install what it ships (owned databases only; once per run)."""
         if self.deployed:
             return
-        hook = getattr(self.module, "deploy", None)
-        if hook is not None and self.system.database_created_by_run:
-            with self.system.session("admin") as conn:
-                hook(conn)
         self.deployed = True
+        if self.system.database_created_by_run:
+            run = self.run("deploy", role="admin")
+            if run.returncode != 0:
+                raise AssertionError(f"the producer's deploy failed: {run.describe()}")
 
-    def environment(self) -> dict[str, str]:
-        db = self.system.endpoint("producer")
+    def _redact(self, text: str) -> str:
+        for role in ("admin", "consumer", "producer"):
+            secret = self.system.endpoint(role).password
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    def environment(self, role: str = "producer") -> dict[str, str]:
+        db = self.system.endpoint(role)
         rd = self.system.redis_endpoint
         # Least privilege: the producer gets its own credentials, never the suite's other secrets.
         env = {k: v for k, v in os.environ.items()
@@ -99,13 +119,17 @@ class ProducerController:
         return env
 
     def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", self.module_name, "--json", *args]
+        return [*self.base_command, "--json", *args]
 
-    def start(self, *args: str) -> tuple[subprocess.Popen, float]:
-        self.deploy()
+    def start(self, *args: str, role: str = "producer") -> tuple[subprocess.Popen, float]:
+        if args[:1] != ("deploy",):
+            self.deploy()
         started = time.time()
-        proc = subprocess.Popen(self.command(*args), cwd=ROOT, env=self.environment(),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            proc = subprocess.Popen(self.command(*args), cwd=ROOT, env=self.environment(role),
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        except OSError as exc:
+            raise AssertionError(f"the producer command `{self.shown}` cannot be started: {exc}") from None
         return proc, started
 
     def finish(self, proc: subprocess.Popen, started: float, args, timeout_s: float) -> ProducerRun:
@@ -114,9 +138,10 @@ class ProducerController:
         except subprocess.TimeoutExpired:
             proc.kill()
             out, err = proc.communicate()
-            raise AssertionError(f"producer command {' '.join(args)} did not finish within "
+            raise AssertionError(f"producer command `{self.shown} {' '.join(args)}` did not finish within "
                                  f"{timeout_s:g} s") from None
         finished = time.time()
+        out, err = self._redact(out), self._redact(err)
         report = {}
         lines = [ln for ln in out.strip().splitlines() if ln.strip()]
         if lines:
@@ -124,11 +149,11 @@ class ProducerController:
                 report = json.loads(lines[-1])
             except json.JSONDecodeError:
                 report = {}
-        return ProducerRun(["python", "-m", self.module_name, *args], proc.returncode, report, out,
-                           err, started, finished)
+        return ProducerRun([self.shown, *args], proc.returncode, report if isinstance(report, dict) else {},
+                           out, err, started, finished)
 
-    def run(self, *args: str, timeout_s: float | None = None) -> ProducerRun:
-        proc, started = self.start(*args)
+    def run(self, *args: str, timeout_s: float | None = None, role: str = "producer") -> ProducerRun:
+        proc, started = self.start(*args, role=role)
         return self.finish(proc, started, args, timeout_s or M.deadline(M.PRODUCER_COMMAND_DEADLINE_S))
 
     # -- the commands -----------------------------------------------------------------------
