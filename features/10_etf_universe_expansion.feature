@@ -9,6 +9,8 @@ Feature: ETF universe expansion
   processes. Function timings are taken around each call as TickStockApp makes it (query and
   fetch), repeated 20 times; a target is judged by the slowest call. The expected themes, filters
   and exclusions come from the contract's reference ETF data, never from the producer's report.
+  The function scenarios stand alone: they store the universes they read with plain SQL as
+  TickStockPL's role (test_ themes), so a broken expansion never hides a function's own result.
 
   @checklist:ETF-1 @scenario:etf-schema-compatibility
   Scenario: The Phase 3 columns and indexes sit beside the legacy columns and legacy readers still work
@@ -37,10 +39,10 @@ Feature: ETF universe expansion
 
   @checklist:ETF-2 @scenario:etf-liquidity-filter
   Scenario: Only ETFs that pass their theme's liquidity filter make it into a universe
-    Given the ETF universe manager has expanded all themes
+    Given the ETF universe manager has expanded every theme with ETFs added exactly at its thresholds, below its assets threshold only and below its volume threshold only
     Then every universe stores the liquidity filter it was built with
     And every member meets its universe's liquidity filter
-    And no ETF of the reference data that misses its theme's filter is in its universe
+    And each universe holds exactly the ETFs at or above both of its theme's thresholds
 
   @checklist:ETF-3 @scenario:etf-notifications
   Scenario: TickStockApp receives the expansion notifications with the right content within the delivery target
@@ -71,42 +73,51 @@ Feature: ETF universe expansion
     And TickStockApp receives a theme_updated for every other theme and none for "test_unwritable"
 
   @checklist:ETF-4 @scenario:etf-get-universe
-  Scenario: get_etf_universe returns a theme's members, applies its liquidity filter on request and reports unknown themes
-    Given the ETF universe manager has expanded all themes
-    And TickStockPL has written theme "test_etf_filtered" whose stored facts put some members below its liquidity filter and leave one member without facts
-    When TickStockApp reads every ETF universe with and without its liquidity filter
-    Then each read returns the theme's cache key, its members and its stored liquidity filter
+  Scenario: get_etf_universe returns a stored universe whole, applies its liquidity filter on request and reports unknown themes
+    Given the reference ETF universes stored directly as TickStockPL's role
+    And a universe "test_etf_filtered" stored directly whose facts put members exactly at its thresholds, below its assets threshold only, below its volume threshold only, and one without facts
+    When TickStockApp reads every stored universe with and without its liquidity filter
+    Then each read returns the stored universe whole: cache key, theme, members, count, metadata, liquidity filter and last update
     And reading "test_etf_filtered" with its liquidity filter drops exactly the members that miss it or have no facts
     And reading "test_etf_filtered" without its liquidity filter keeps every member
     And asking for theme "no_such_theme" returns the error "Universe not found: no_such_theme"
     And every read finished within the ETF universe query target of 2 s
 
   @checklist:ETF-4 @scenario:etf-update-universe
-  Scenario: update_etf_universe creates a universe and reports what each update added and removed
+  Scenario: update_etf_universe creates a universe, replaces its members, filter and metadata, and reports what each update added and removed
     Given no ETF universe named "test_etf_diff" exists
-    When TickStockPL writes theme "test_etf_diff" with symbols SPY, QQQ and IWM
+    When TickStockPL writes theme "test_etf_diff" with symbols SPY, QQQ and IWM and a liquidity filter of min_aum 1000000000
     Then the write reports action "created" with 3 symbols, added SPY, QQQ and IWM and removed none
-    When TickStockPL writes theme "test_etf_diff" with symbols QQQ, IWM, DIA and VTI
+    And the universe "test_etf_diff" holds exactly the members, metadata and liquidity filter of that write
+    When TickStockPL writes theme "test_etf_diff" with symbols QQQ, IWM, DIA and VTI and a liquidity filter of min_avg_volume 500000
     Then the write reports action "updated" with 4 symbols, added DIA and VTI and removed SPY
+    And the universe "test_etf_diff" holds exactly the members, metadata and liquidity filter of that write
     And every write finished within the ETF universe query target of 2 s
 
   @checklist:ETF-4 @scenario:etf-universes-summary
   Scenario: get_etf_universes_summary lists every universe once with its true symbol count
-    Given the ETF universe manager has expanded all themes
+    Given the reference ETF universes stored directly as TickStockPL's role
     When TickStockApp reads the ETF universes summary
-    Then the summary lists every ETF universe once, ordered by theme
-    And each summary row's symbol count and sample match the members get_etf_universe returns
+    Then the summary lists every ETF universe in the database once, ordered by theme
+    And each stored universe's summary row holds its theme, symbol count, last update, focus, criteria and first members
     And the summary finished within the ETF universe query target of 2 s
 
   @checklist:ETF-4 @scenario:etf-validate-symbols
   Scenario: validate_etf_universe_symbols reports every member with its status in the symbols table
-    Given the ETF universe manager has expanded all themes
-    And the historical loader has loaded 5 trading days of daily bars for the ETF universe members
-    And TickStockPL has written theme "test_etf_unknown" with symbols SPY and TEST_NOSUCH
+    Given these symbols stored directly as TickStockPL's role
+      | symbol       | type | active |
+      | TEST_VAL_ETF | ETF  | yes    |
+      | TEST_VAL_OLD | ETF  | no     |
+      | TEST_VAL_STK | CS   | yes    |
+    And a universe "test_etf_validate" stored directly with symbols TEST_VAL_ETF, TEST_VAL_OLD, TEST_VAL_STK and TEST_VAL_NOSUCH
     When TickStockApp validates the ETF universe symbols
-    Then the validation lists one row per member of every universe
-    And symbol "TEST_NOSUCH" of "etf_test_etf_unknown" is reported as not existing
-    And symbol "SPY" of "etf_test_etf_unknown" is reported as an existing, active ETF
+    Then the validation lists one row per member of every universe in the database
+    And the validation reports the members of "etf_test_etf_validate" as
+      | symbol          | exists | type | active |
+      | TEST_VAL_ETF    | yes    | ETF  | yes    |
+      | TEST_VAL_NOSUCH | no     |      |        |
+      | TEST_VAL_OLD    | yes    | ETF  | no     |
+      | TEST_VAL_STK    | yes    | CS   | yes    |
     And the validation finished within the ETF validation target of 2 s
 
   @checklist:ETF-5 @scenario:etf-expansion-impact

@@ -3,6 +3,7 @@
 from behave import given, then, when
 
 from tickstock_acceptance.checks.etf import notifications, schema_compatibility
+from tickstock_acceptance.checks.etf import stored_universes as S
 from tickstock_acceptance.checks.etf import universes as U
 from tickstock_acceptance.checks.etf.impact import (
     Impact,
@@ -10,6 +11,7 @@ from tickstock_acceptance.checks.etf.impact import (
     measure_without_expansion,
 )
 from tickstock_acceptance.config import measurement as M
+from tickstock_acceptance.contract.reference import below_filter
 from tickstock_acceptance.reporting import evidence
 from tickstock_acceptance.steplib.expect import no_problems
 from tickstock_acceptance.sut.ui_clients import UiQuerySampler
@@ -71,24 +73,34 @@ def step_cli_validate(context):
     no_problems(invalid, "the producer's validate command")
 
 
+@given("the ETF universe manager has expanded every theme with ETFs added exactly at its thresholds, below "
+       "its assets threshold only and below its volume threshold only")
+def step_expand_boundaries(context):
+    flow = context.state.flow
+    flow.expand(source=context.system.scratch_file("test_etf_source_", {"themes": U.boundary_themes()}))
+
+
 @then("every universe stores the liquidity filter it was built with")
 def step_filter_stored(context):
-    no_problems(U.stored_filter_problems(context.state.flow.store), "stored liquidity filters")
+    flow = context.state.flow
+    no_problems(U.stored_filter_problems(flow.store, flow.last.source_themes), "stored liquidity filters")
 
 
 @then("every member meets its universe's liquidity filter")
 def step_members_meet_filter(context):
-    no_problems(U.liquidity_violations(context.state.flow.store), "members below their universe's filter")
+    flow = context.state.flow
+    no_problems(U.liquidity_violations(flow.store, flow.last.source_themes),
+                "members below their universe's filter")
 
 
-@then("no ETF of the reference data that misses its theme's filter is in its universe")
-def step_excluded_absent(context):
-    members = context.state.flow.store.members()
-    excluded = U.illiquid_excluded(members)
-    evidence.record("ETFs excluded by liquidity filters", sum(map(len, excluded.values())), "symbols")
-    no_problems([] if any(excluded.values()) else ["the reference data has no illiquid ETF to exclude"],
-                "the oracle")
-    no_problems(U.leaked_illiquid(members), "illiquid ETFs kept in their universe")
+@then("each universe holds exactly the ETFs at or above both of its theme's thresholds")
+def step_exact_membership(context):
+    flow = context.state.flow
+    excluded = sum(len(below_filter(theme)) for theme in flow.last.source_themes.values())
+    evidence.record("ETFs excluded by liquidity filters", excluded, "symbols",
+                    note=f"{len(flow.last.source_themes)} themes, each with ETFs at and just below its "
+                         "thresholds")
+    no_problems(U.membership_problems(flow.store, flow.last.source_themes), "liquidity filtering")
 
 
 # -- notifications --------------------------------------------------------------------------------
@@ -146,17 +158,32 @@ def step_no_update_for_failed(context, theme):
 
 
 # -- the four functions ---------------------------------------------------------------------------
-@when("TickStockApp reads every ETF universe with and without its liquidity filter")
-def step_read_all(context):
-    store = context.state.flow.store
-    context.state.reads = {(t, f): store.universe(t, f) for t in store.themes() for f in (False, True)}
+@given("the reference ETF universes stored directly as TickStockPL's role")
+def step_store_reference(context):
+    state = context.state
+    state.stored = S.reference_universes()
+    for universe in state.stored:
+        universe.store(state.flow.store)
 
 
-@given('TickStockPL has written theme "{theme}" whose stored facts put some members below its liquidity '
-       'filter and leave one member without facts')
-def step_write_filter_probe(context, theme):
+@given('a universe "{theme}" stored directly whose facts put members exactly at its thresholds, below its '
+       'assets threshold only, below its volume threshold only, and one without facts')
+def step_store_filter_probe(context, theme):
     probe = context.state.filter_probe = U.FilterProbe(theme)
-    probe.write(context.state.flow.store)
+    probe.store(context.state.flow.store)
+
+
+@when("TickStockApp reads every stored universe with and without its liquidity filter")
+def step_read_all(context):
+    state = context.state
+    store = state.flow.store
+    state.reads = {(u.theme, f): store.universe(u.theme, f) for u in state.stored for f in (False, True)}
+
+
+@then("each read returns the stored universe whole: cache key, theme, members, count, metadata, liquidity "
+      "filter and last update")
+def step_read_content(context):
+    no_problems(S.read_problems(context.state.reads, context.state.stored), "get_etf_universe")
 
 
 @then('reading "{theme}" with its liquidity filter drops exactly the members that miss it or have no facts')
@@ -175,11 +202,6 @@ def read_filter_probe(context, theme: str, apply_filter: bool) -> None:
     state.probe_reads.append(read)
     no_problems(U.mismatches(read.value, state.filter_probe.expected_read(apply_filter)),
                 f"get_etf_universe({theme}, apply filter {apply_filter}) (expected, got)")
-
-
-@then("each read returns the theme's cache key, its members and its stored liquidity filter")
-def step_read_content(context):
-    no_problems(U.read_problems(context.state.reads), "get_etf_universe")
 
 
 @then('asking for theme "{theme}" returns the error "{message}"')
@@ -201,19 +223,29 @@ def step_no_universe(context, theme):
     context.state.flow.store.delete_test_universes(theme)
 
 
-@given('TickStockPL has written theme "{theme}" with symbols {symbols:Symbols}')
-@when('TickStockPL writes theme "{theme}" with symbols {symbols:Symbols}')
-def step_write_theme(context, theme, symbols):
-    context.state.writes.append(context.state.flow.store.update_as_producer(theme, symbols))
+@when('TickStockPL writes theme "{theme}" with symbols {symbols:Symbols} and a liquidity filter of '
+      '{threshold} {value:d}')
+def step_write_theme(context, theme, symbols, threshold, value):
+    state = context.state
+    state.last_write = (theme, symbols, S.write_metadata(len(state.writes) + 1, {threshold: value}),
+                        state.flow.store.stored_rows().get(theme, {}).get("last_updated"))
+    state.writes.append(state.flow.store.update_as_producer(theme, symbols, state.last_write[2]))
 
 
 @then('the write reports action "{action}" with {count:d} symbols, added {added:Symbols} and removed '
       '{removed:Symbols}')
 def step_write_reports(context, action, count, added, removed):
     no_problems(U.mismatches(context.state.writes[-1].value, {
-        "action": action, "symbols_count": count, "added_count": len(added), "removed_count": len(removed),
-        "symbols_added": sorted(added), "symbols_removed": sorted(removed)}),
-        "update_etf_universe's report (expected, got)")
+        "action": action, "cache_key": f"etf_{context.state.last_write[0]}", "symbols_count": count,
+        "added_count": len(added), "removed_count": len(removed), "symbols_added": sorted(added),
+        "symbols_removed": sorted(removed)}), "update_etf_universe's report (expected, got)")
+
+
+@then('the universe "{theme}" holds exactly the members, metadata and liquidity filter of that write')
+def step_write_stored(context, theme):
+    _, symbols, metadata, before = context.state.last_write
+    no_problems(S.stored_after_write_problems(context.state.flow.store, theme, symbols, metadata, before),
+                f"the stored universe {theme}")
 
 
 @then("every write finished within the {target:Target}")
@@ -230,24 +262,35 @@ def step_read_summary(context):
                 ["repeated calls disagree"], "get_etf_universes_summary")
 
 
-@then("the summary lists every ETF universe once, ordered by theme")
+@then("the summary lists every ETF universe in the database once, ordered by theme")
 def step_summary_lists(context):
     state = context.state
-    no_problems(U.summary_listing_problems(state.summaries[0].value, state.flow.store),
+    no_problems(S.summary_listing_problems(state.summaries[0].value, state.flow.store),
                 "get_etf_universes_summary")
 
 
-@then("each summary row's symbol count and sample match the members get_etf_universe returns")
-def step_summary_counts(context):
+@then("each stored universe's summary row holds its theme, symbol count, last update, focus, criteria and "
+      "first members")
+def step_summary_rows(context):
     state = context.state
-    no_problems(U.summary_count_problems(state.summaries[0].value, state.flow.store.members()),
-                "get_etf_universes_summary")
+    no_problems(S.summary_row_problems(state.summaries[0].value, state.stored), "get_etf_universes_summary")
 
 
 @then("the summary finished within the {target:Target}")
 def step_summary_within(context, target):
     evidence.assert_within("get_etf_universes_summary time", [s.ms / 1000.0 for s in context.state.summaries],
                            "s", target, judged_by="max")
+
+
+@given("these symbols stored directly as TickStockPL's role")
+def step_store_symbols(context):
+    context.state.flow.store.store_symbols_directly(S.symbol_rows(context.table))
+
+
+@given('a universe "{theme}" stored directly with symbols {symbols:Symbols}')
+def step_store_universe(context, theme, symbols):
+    S.StoredUniverse(theme, sorted(symbols), {"focus": "validation", "criteria": "test symbols"}).store(
+        context.state.flow.store)
 
 
 @when("TickStockApp validates the ETF universe symbols")
@@ -258,29 +301,19 @@ def step_validate(context):
                 ["repeated calls disagree"], "validate_etf_universe_symbols")
 
 
-@then("the validation lists one row per member of every universe")
+@then("the validation lists one row per member of every universe in the database")
 def step_validation_rows(context):
     state = context.state
-    no_problems(U.validation_row_problems(state.validations[0].value, state.flow.store.members()),
+    no_problems(S.validation_member_problems(state.validations[0].value, state.flow.store),
                 "validate_etf_universe_symbols")
 
 
-@then('symbol "{symbol}" of "{key}" is reported as not existing')
-def step_validation_missing(context, symbol, key):
-    rows = U.rows_for(context.state.validations[0].value, key, symbol)
-    want = [{"universe_key": key, "symbol": symbol, "exists_in_symbols": False, "symbol_type": None,
-             "active_status": None}]
-    no_problems([] if rows == want else [f"reported {rows}, expected {want}"],
-                "validate_etf_universe_symbols")
-
-
-@then('symbol "{symbol}" of "{key}" is reported as an existing, active ETF')
-def step_validation_present(context, symbol, key):
-    rows = U.rows_for(context.state.validations[0].value, key, symbol)
-    want = [{"universe_key": key, "symbol": symbol, "exists_in_symbols": True, "symbol_type": "ETF",
-             "active_status": True}]
-    no_problems([] if rows == want else [f"reported {rows}, expected {want}"],
-                "validate_etf_universe_symbols")
+@then('the validation reports the members of "{key}" as')
+def step_validation_reports(context, key):
+    got = sorted((r for r in context.state.validations[0].value if r["universe_key"] == key),
+                 key=lambda r: r["symbol"])
+    want = S.expected_validation(key, context.table)
+    no_problems([f"reported {got}, expected {want}"] if got != want else [], "validate_etf_universe_symbols")
 
 
 @then("the validation finished within the {target:Target}")

@@ -1,7 +1,8 @@
 """``python -m tickstock_producer``: the ETF universe manager's command line.
 
 Commands: ``expand`` (build the ETF universes and publish the notifications; with
-``--repeat-until-stopped`` again and again until SIGTERM/SIGINT), ``load-history`` (the historical
+``--repeat-until-stopped`` again and again until SIGTERM/SIGINT, or until a round has a failed
+theme), ``load-history`` (the historical
 loader for the universes' members), ``validate`` (every member exists in ``symbols`` and is
 active), ``summary`` (one line per universe), ``channels`` (the configured pub-sub channels),
 ``maintain-stock-universes`` (rewrite the market-cap
@@ -134,9 +135,12 @@ def _expand_repeatedly(args, producer: Producer, themes: list[str] | None) -> in
             rounds.append({k: d[k] for k in ("started_at", "finished_at", "writes_started_at",
                                             "writes_finished_at", "elapsed_s", "total_symbols",
                                             "success_count", "failed_count")})
+            if report.failed:  # a failing round is reported at once, not repeated until stopped
+                break
     finally:
         timer.cancel()
-    doc = {"producer_id": producer.publisher.producer_id, "rounds": rounds}
+    doc = {"producer_id": producer.publisher.producer_id, "rounds": rounds,
+           "themes": [asdict(t) for t in report.failed] if rounds and report.failed else []}
     failed = sum(r["failed_count"] for r in rounds)
     _print(args, doc, f"{len(rounds)} expansions, {failed} failed themes in all")
     return 1 if failed else 0

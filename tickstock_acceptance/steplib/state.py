@@ -17,6 +17,7 @@ from tickstock_acceptance.checks.database.coexistence import StockUniverseMainte
 from tickstock_acceptance.checks.database.legacy_compat import LegacyCompatibility
 from tickstock_acceptance.checks.environment.probe import EnvironmentProbe
 from tickstock_acceptance.checks.etf.impact import Impact
+from tickstock_acceptance.checks.etf.stored_universes import StoredUniverse
 from tickstock_acceptance.checks.etf.universes import FilterProbe
 from tickstock_acceptance.checks.redis.persistence import MessagePersistence
 from tickstock_acceptance.infra.system import AcceptanceSystem
@@ -49,7 +50,9 @@ class ScenarioState:
     reads: dict[tuple[str, bool], Timed] = field(default_factory=dict)
     probe_reads: list[Timed] = field(default_factory=list)
     filter_probe: FilterProbe | None = None
+    stored: list[StoredUniverse] = field(default_factory=list)   # universes the scenario stored itself
     writes: list[Timed] = field(default_factory=list)
+    last_write: tuple | None = None                               # (theme, symbols, metadata, update before)
     summaries: list[Timed] = field(default_factory=list)
     validations: list[Timed] = field(default_factory=list)
     loaded: dict = field(default_factory=dict)               # the historical loader's report

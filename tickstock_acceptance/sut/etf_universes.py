@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from psycopg2.extras import Json
 
@@ -127,6 +128,53 @@ class EtfUniverseStore:
                            RETURNING universe_category, liquidity_filter, universe_metadata,
                                      last_universe_update IS NOT NULL""")
             return tuple(cur.fetchone())
+
+    # -- state a check sets up itself (plain SQL as the producer role, no Phase 3 function) -----
+    def store_directly(self, theme: str, symbols: list[str], metadata: dict, updated_at: datetime) -> None:
+        """Write a ``test_`` universe row in the shape the database contract gives it (sql/003's
+        header), with plain SQL as TickStockPL's role: a check of one function sets up its state
+        without going through another function or the producer's expansion."""
+        if not is_test_theme(theme):
+            raise ValueError("the suite writes only test_ themes")
+        with self.system.session("producer") as conn, conn.cursor() as cur:
+            cur.execute("""INSERT INTO cache_entries (type, name, key, value, environment,
+                                                      universe_category, liquidity_filter,
+                                                      universe_metadata, last_universe_update)
+                           VALUES ('etf_universe', %(theme)s, 'etf_' || %(theme)s, %(value)s, 'DEFAULT',
+                                   'ETF', %(filter)s, %(meta)s, %(at)s)
+                           ON CONFLICT (type, name, key, environment) DO UPDATE
+                              SET value = EXCLUDED.value, universe_category = 'ETF',
+                                  liquidity_filter = EXCLUDED.liquidity_filter,
+                                  universe_metadata = EXCLUDED.universe_metadata,
+                                  last_universe_update = EXCLUDED.last_universe_update, updated_at = now()""",
+                        {"theme": theme, "value": Json({"symbols": symbols}), "at": updated_at,
+                         "filter": Json(metadata["liquidity_filter"]) if metadata.get("liquidity_filter")
+                         else None, "meta": Json(metadata)})
+
+    def store_symbols_directly(self, rows: list[tuple[str, str, bool]]) -> None:
+        """``TEST_`` rows of the symbols table: (symbol, type, active), as TickStockPL's role."""
+        if any(not symbol.startswith("TEST_") for symbol, _, _ in rows):
+            raise ValueError("the suite writes only TEST_ symbols")
+        with self.system.session("producer") as conn, conn.cursor() as cur:
+            for symbol, kind, active in rows:
+                cur.execute("""INSERT INTO symbols (symbol, name, type, active) VALUES (%s, %s, %s, %s)
+                               ON CONFLICT (symbol) DO UPDATE SET type = EXCLUDED.type,
+                                                                  active = EXCLUDED.active""",
+                            (symbol, f"{symbol} (test)", kind, active))
+
+    def stored_rows(self) -> dict[str, dict]:
+        """Every ETF universe row as stored (plain SQL, no function): theme → members (normalised as
+        readers normalise: trimmed, upper-case, unique, sorted), metadata, filter, last update."""
+        with self.system.session("consumer") as conn, conn.cursor() as cur:
+            cur.execute("""SELECT name, value -> 'symbols', universe_metadata, liquidity_filter,
+                                  last_universe_update
+                           FROM cache_entries
+                           WHERE type = 'etf_universe' AND environment = 'DEFAULT'
+                             AND key = 'etf_' || name""")
+            rows = cur.fetchall()
+        return {name: {"symbols": sorted({str(s).strip().upper() for s in (symbols or []) if str(s).strip()}),
+                       "metadata": meta, "liquidity_filter": flt, "last_updated": at}
+                for name, symbols, meta, flt, at in rows}
 
     def delete_test_universes(self, name_prefix: str) -> None:
         """Remove ``test_`` universes whose name starts with ``name_prefix`` (as the producer role)."""

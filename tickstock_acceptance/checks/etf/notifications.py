@@ -116,9 +116,10 @@ def failed_theme_problems(expansion: ExpansionObserved, theme: str) -> list[str]
     elif mine.get("status") != "failed" or not mine.get("error"):
         problems.append(f"theme {theme}: expected status failed with an error, reported "
                         f"{mine.get('status')} ({mine.get('error') or 'no error'})")
-    others = {n: t["status"] for n, t in reported.items() if n != theme and t["status"] != "completed"}
+    others = [f"{n} {t['status']} ({t.get('error') or 'no error given'})" for n, t in reported.items()
+              if n != theme and t["status"] != "completed"]
     if others:
-        problems.append(f"other themes not completed: {others}")
+        problems.append(f"other themes not completed: {'; '.join(others)}")
     if theme in expected_themes(expansion):
         problems.append(f"the oracle expected {theme} to be writable")
     return problems

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tickstock_acceptance.contract.database import SUMMARY_SAMPLE_SIZE
+from tickstock_acceptance.checks.etf.stored_universes import STORED_AT
 from tickstock_acceptance.contract.reference import below_filter, reference_themes
-from tickstock_acceptance.sut.etf_universes import EtfUniverseStore, Timed, is_test_theme
+from tickstock_acceptance.sut.etf_universes import EtfUniverseStore, is_test_theme
 
 
 def filter_misses(facts: dict | None, liquidity_filter: dict | None) -> list[str]:
@@ -55,24 +55,20 @@ def invalid_members(rows: list[dict]) -> list[str]:
             and not (r["exists_in_symbols"] and r["symbol_type"] == "ETF" and r["active_status"])]
 
 
-def stored_filter_problems(store: EtfUniverseStore) -> list[str]:
-    """Each universe stores the liquidity filter of its theme in the reference data."""
-    ref = reference_themes()
-    problems = []
-    themes = store.themes()
-    if not themes:
-        return ["no ETF universe stored"]
-    for theme in themes:
-        stored = store.universe(theme).value.get("liquidity_filter")
-        if theme in ref and stored != ref[theme]["liquidity_filter"]:
-            problems.append(f"{theme}: stores {stored}, built with {ref[theme]['liquidity_filter']}")
-    return problems
+def stored_filter_problems(store: EtfUniverseStore, source_themes: dict) -> list[str]:
+    """Each universe stores the liquidity filter its theme has in the source the producer was given."""
+    if not source_themes:
+        return ["no theme was expanded"]
+    stored = store.stored_rows()
+    return [f"{theme}: stores {stored.get(theme, {}).get('liquidity_filter')}, built with "
+            f"{data['liquidity_filter']}" for theme, data in source_themes.items()
+            if stored.get(theme, {}).get("liquidity_filter") != data["liquidity_filter"]]
 
 
-def liquidity_violations(store: EtfUniverseStore) -> dict[str, list[str]]:
+def liquidity_violations(store: EtfUniverseStore, themes) -> dict[str, list[str]]:
     """theme → members that miss the theme's stored filter (or themes with no filter stored)."""
     out: dict[str, list[str]] = {}
-    for theme in store.themes():
+    for theme in themes:
         u = store.universe(theme).value
         flt = u.get("liquidity_filter")
         if not isinstance(flt, dict) or not flt:
@@ -88,16 +84,39 @@ def liquidity_violations(store: EtfUniverseStore) -> dict[str, list[str]]:
     return out
 
 
-def illiquid_excluded(members: dict[str, list[str]]) -> dict[str, list[str]]:
-    """theme → ETFs of the reference data that miss the theme's filter (the oracle of exclusion)."""
-    ref = reference_themes()
-    return {t: below_filter(ref[t]) for t in members if t in ref}
+BOUNDARY_PREFIX = "test_liquidity_"
 
 
-def leaked_illiquid(members: dict[str, list[str]]) -> dict[str, list[str]]:
-    """theme → reference ETFs below the theme's filter that are in its universe anyway."""
-    excluded = illiquid_excluded(members)
-    return {t: sorted(set(ex) & set(members[t])) for t, ex in excluded.items() if set(ex) & set(members[t])}
+def boundary_themes() -> dict:
+    """Every reference theme (``test_liquidity_<theme>``) with three ETFs added at its edges: one exactly
+    at both thresholds (kept), one below the assets threshold only, one below the volume threshold
+    only (both left out)."""
+    out = {}
+    for i, (name, theme) in enumerate(reference_themes().items()):
+        aum, volume = theme["liquidity_filter"]["min_aum"], theme["liquidity_filter"]["min_avg_volume"]
+        edges = [{"symbol": f"TEST_AT_{i}", "name": "exactly at both thresholds", "aum": aum,
+                  "avg_volume": volume},
+                 {"symbol": f"TEST_AUMLOW_{i}", "name": "below the assets threshold only", "aum": aum - 1,
+                  "avg_volume": volume * 10},
+                 {"symbol": f"TEST_VOLLOW_{i}", "name": "below the volume threshold only", "aum": aum * 10,
+                  "avg_volume": volume - 1}]
+        out[BOUNDARY_PREFIX + name] = dict(theme, etfs=[*theme["etfs"], *edges])
+    return out
+
+
+def membership_problems(store: EtfUniverseStore, source_themes: dict) -> list[str]:
+    """Each universe holds exactly its theme's ETFs at or above both thresholds (the oracle: the source)."""
+    stored = store.stored_rows()
+    problems = []
+    for name, theme in source_themes.items():
+        below = set(below_filter(theme))
+        want = {e["symbol"] for e in theme["etfs"]} - below
+        got = set(stored.get(name, {}).get("symbols", []))
+        if got & below:
+            problems.append(f"{name} keeps ETFs below a threshold: {sorted(got & below)}")
+        if want - got:
+            problems.append(f"{name} leaves out ETFs at or above both thresholds: {sorted(want - got)}")
+    return problems
 
 
 # -- get_etf_universe -------------------------------------------------------------------------
@@ -121,10 +140,11 @@ class FilterProbe:
     theme: str
     data: dict = field(default_factory=lambda: dict(FILTER_PROBE))
 
-    def write(self, store: EtfUniverseStore) -> None:
-        store.update_as_producer(self.theme, self.data["symbols"],
-                                 {"liquidity_filter": self.data["liquidity_filter"],
-                                  "symbol_facts": self.data["symbol_facts"]})
+    def store(self, store: EtfUniverseStore) -> None:
+        """Stored directly (plain SQL as TickStockPL's role), not through update_etf_universe."""
+        store.store_directly(self.theme, self.data["symbols"],
+                             {"liquidity_filter": self.data["liquidity_filter"],
+                              "symbol_facts": self.data["symbol_facts"]}, STORED_AT)
 
     @property
     def misses(self) -> list[str]:
@@ -144,62 +164,9 @@ class FilterProbe:
                 "filtered_out_count": 0}
 
 
-def read_problems(reads: dict[tuple[str, bool], Timed]) -> list[str]:
-    """Each read names its theme and cache key, says whether it filtered, stores the theme's filter,
-    and lists its members once, sorted, with their count."""
-    ref = reference_themes()
-    problems = []
-    if not reads:
-        return ["no ETF universe was read"]
-    for (theme, filtered), read in reads.items():
-        v = read.value
-        want = {"cache_key": f"etf_{theme}", "theme": theme, "filtered": filtered,
-                "liquidity_filter": ref.get(theme, {}).get("liquidity_filter")}
-        wrong = {k: v.get(k) for k, w in want.items() if v.get(k) != w}
-        if wrong:
-            problems.append(f"{theme} (filter {filtered}): {wrong}, expected {want}")
-        symbols = v.get("symbols") or []
-        if v.get("symbol_count") != len(symbols) or symbols != sorted(set(symbols)):
-            problems.append(f"{theme} (filter {filtered}): symbol_count {v.get('symbol_count')} for "
-                            f"{len(symbols)} symbols, sorted and unique: {symbols == sorted(set(symbols))}")
-    return problems
-
-
 def mismatches(got: dict, want: dict) -> dict:
     """The fields of ``want`` that ``got`` has different: field → (expected, got)."""
     return {k: (w, got.get(k)) for k, w in want.items() if got.get(k) != w}
 
 
 # -- get_etf_universes_summary and validate_etf_universe_symbols ------------------------------
-def summary_listing_problems(rows: list[dict], store: EtfUniverseStore) -> list[str]:
-    """Every universe the producer wrote is listed once, ordered by theme."""
-    listed = [r["theme"] for r in rows if not is_test_theme(r["theme"])]
-    themes = sorted(store.themes())
-    return [] if listed == themes else [f"summary lists {listed}, the universes are {themes}"]
-
-
-def summary_count_problems(rows: list[dict], members: dict[str, list[str]]) -> list[str]:
-    """Each row's symbol count and sample (the first members) match what get_etf_universe returns."""
-    got = {r["theme"]: (r["symbol_count"], r["symbols_sample"]) for r in rows if r["theme"] in members}
-    want = {t: (len(s), s[:SUMMARY_SAMPLE_SIZE]) for t, s in members.items()}
-    problems = []
-    for theme, (count, sample) in want.items():
-        if got.get(theme) != (count, sample):
-            seen = got.get(theme, ("no row", None))
-            problems.append(f"{theme}: summary says {seen[0]} symbols, sample {seen[1]}; "
-                            f"get_etf_universe returns {count} symbols, first {sample}")
-    return problems
-
-
-def validation_row_problems(rows: list[dict], members: dict[str, list[str]]) -> list[str]:
-    """One validation row per member of every (producer-written) universe, no more, no less."""
-    expected = sorted((f"etf_{t}", s) for t, syms in members.items() for s in syms)
-    got = sorted((r["universe_key"], r["symbol"]) for r in rows if not is_test_theme(r["universe_key"]))
-    if got == expected:
-        return []
-    missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
-    return [f"{len(got)} rows for {len(expected)} members; missing {missing[:5]}, extra {extra[:5]}"]
-
-
-def rows_for(rows: list[dict], key: str, symbol: str) -> list[dict]:
-    return [r for r in rows if (r["universe_key"], r["symbol"]) == (key, symbol)]
