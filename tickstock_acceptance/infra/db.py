@@ -28,20 +28,27 @@ class DbEndpoint:
         return DbEndpoint(self.host, self.port, dbname, self.user, self.password)
 
 
+MIGRATE_HINT = ("as TEST_DB_ADMIN_USER; it creates the roles app_readwrite and tickstock_producer "
+                "server-wide; on a managed database apply sql/004_roles.sql")
+
+
 def explain_connect_error(endpoint: DbEndpoint, exc: Exception) -> SuiteError:
     """Turn a driver error into one line naming the problem and the fix."""
     text = str(exc)
     where = endpoint.where()
     if "password authentication failed" in text or "no password supplied" in text:
-        return SuiteError(f"PostgreSQL rejected the password for {where}",
-                          "check TEST_DB_PASSWORD (or TEST_DB_PRODUCER_PASSWORD / TEST_DB_ADMIN_PASSWORD)")
+        return SuiteError(f"PostgreSQL rejected the password for {where} (or that role does not exist yet)",
+                          "check TEST_DB_PASSWORD (or TEST_DB_PRODUCER_PASSWORD / TEST_DB_ADMIN_PASSWORD); "
+                          f"a missing role is created by `make migrate` ({MIGRATE_HINT})")
     if "does not exist" in text and "database" in text:
         return SuiteError(f"PostgreSQL database {endpoint.dbname!r} does not exist at "
                           f"{endpoint.host}:{endpoint.port}",
                           "create it, or set TEST_DB_NAME to an existing *_test database")
     if "role" in text and "does not exist" in text:
         return SuiteError(f"PostgreSQL role {endpoint.user!r} does not exist at "
-                          f"{endpoint.host}:{endpoint.port}", "check TEST_DB_USER")
+                          f"{endpoint.host}:{endpoint.port}",
+                          f"run `make migrate` first ({MIGRATE_HINT}), or correct TEST_DB_USER / "
+                          "TEST_DB_PRODUCER_USER / TEST_DB_ADMIN_USER")
     if any(s in text for s in ("Connection refused", "could not connect", "timeout expired",
                                "could not translate host name", "No route to host")):
         return SuiteError(f"PostgreSQL at {endpoint.host}:{endpoint.port} is unreachable",

@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg2
 from psycopg2 import sql
 
 from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.config.paths import REPORTS_DIR, ROOT
 from tickstock_acceptance.config.settings import Settings
 from tickstock_acceptance.contract.database import CONSUMER_ROLE, PRODUCER_ROLE
+from tickstock_acceptance.contract.identities import IDENTITY_NEEDS, WHAT_FOR
 from tickstock_acceptance.contract.messaging import REDIS_TEST_DBS
 from tickstock_acceptance.core import guard
 from tickstock_acceptance.core.errors import SuiteError, first_line
@@ -247,7 +249,51 @@ def preflight(settings: Settings) -> None:
                                         settings.UNSAFE_allow_non_test_target)
             if role == "admin":
                 require_schema(conn, endpoint.where())
+    require_identity_rights(settings)
     checked_client(RedisEndpoint(settings.redis_host, settings.redis_port), REDIS_TEST_DBS[0])
+
+
+IDENTITY_VARS = {"consumer": "TEST_DB_USER", "producer": "TEST_DB_PRODUCER_USER",
+                 "admin": "TEST_DB_ADMIN_USER"}
+
+
+def missing_rights(conn) -> dict[str, list[str]]:
+    """For the connection's own user: role → the needs of that role it lacks (``INSERT on cache_entries``)."""
+    out: dict[str, list[str]] = {}
+    with conn.cursor() as cur:
+        for role, needs in IDENTITY_NEEDS.items():
+            lacking = []
+            for kind, name, privilege in needs:
+                check = "has_table_privilege" if kind == "table" else "has_function_privilege"
+                try:
+                    cur.execute(f"SELECT {check}(%s, %s)", (name, privilege))
+                    granted = cur.fetchone()[0]
+                except psycopg2.Error as exc:  # the object itself is missing or has another signature
+                    conn.rollback()
+                    granted, name = False, f"{name} ({first_line(exc)})"
+                if not granted:
+                    lacking.append(f"{privilege} on {name}")
+            out[role] = lacking
+    return out
+
+
+def require_identity_rights(settings: Settings) -> None:
+    """Each external identity can do what its role needs; one line naming the identity and the right."""
+    for role in ("consumer", "producer", "admin"):
+        user, password = settings.credentials(role)
+        endpoint = DbEndpoint(settings.db_host, settings.db_port, settings.db_name, user, password)
+        with session(endpoint) as conn:
+            lacking = missing_rights(conn)[role]
+        if not lacking:
+            continue
+        var = IDENTITY_VARS[role]
+        defaulted = (f" ({var} is unset, so it is the consumer's identity)"
+                     if role != "consumer" and user == settings.db_user else "")
+        raise SuiteError(
+            f"the {role} identity {user!r}{defaulted} cannot do what {WHAT_FOR[role]} needs: lacks "
+            f"{', '.join(lacking)}",
+            f"set {var} (and its password variable) to a role with these rights, or grant them "
+            "(sql/004_roles.sql shows the reference grants)")
 
 
 def require_producer_command(settings: Settings) -> None:
