@@ -29,6 +29,7 @@ def acceptance_system(context):
         yield system
     finally:
         system.close()
+        system.write_facts(RUN_FACTS)  # with what cleanup removed or left behind
 
 
 def report_and_abort(context, error: SuiteError) -> None:

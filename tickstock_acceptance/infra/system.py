@@ -49,6 +49,7 @@ class RunFacts:
     postgresql: str = "?"
     redis: str = "?"
     target: str = ""
+    cleanup: dict = field(default_factory=dict)  # external mode: what cleanup removed, or what it left where
     extra: dict = field(default_factory=dict)
 
 
@@ -171,6 +172,48 @@ class AcceptanceSystem:
             guard.require_test_redis_db(db, REDIS_TEST_DBS, self.settings.UNSAFE_allow_non_test_target)
             checked_client(self.redis_endpoint, db).flushdb()
 
+    def clean_test_data(self) -> dict:
+        """Remove the test data of an external run; when a step fails, say what was left where (the
+        summary and the sign-off show it) instead of stopping the rest of the cleanup."""
+        report: dict = {"removed": {}, "problems": [], "left": {}}
+        try:
+            report["removed"] = self.delete_test_rows()
+        except Exception as exc:  # noqa: BLE001 - reported, with what is left
+            who = self.endpoint("admin").user
+            report["problems"].append(f"deleting test rows as {who}: {first_line(exc)}")
+            report["left"].update(self.test_rows_left())
+        try:
+            self.flush_test_redis_dbs()
+        except Exception as exc:  # noqa: BLE001 - reported, with what is left
+            report["problems"].append(f"flushing Redis databases {list(REDIS_TEST_DBS)}: {first_line(exc)}")
+            report["left"].update(self.test_keys_left())
+        return report
+
+    def test_rows_left(self) -> dict[str, int]:
+        """Test rows still in the database, counted as the consumer (which may read everything)."""
+        left = {}
+        queries = {"symbols": r"SELECT count(*) FROM symbols WHERE symbol LIKE 'TEST\_%'",
+                   "ohlcv_daily": r"SELECT count(*) FROM ohlcv_daily WHERE symbol LIKE 'TEST\_%'",
+                   "cache_entries": r"SELECT count(*) FROM cache_entries WHERE key LIKE 'test\_%' "
+                                    r"OR name LIKE 'test\_%'"}
+        try:
+            with self.session("consumer") as conn, conn.cursor() as cur:
+                for table, query in queries.items():
+                    cur.execute(query)
+                    left[f"{self.settings.db_name}.{table}"] = cur.fetchone()[0]
+        except Exception as exc:  # noqa: BLE001 - counting is best effort
+            left[self.settings.db_name] = f"not counted: {first_line(exc)}"
+        return left
+
+    def test_keys_left(self) -> dict[str, int]:
+        left = {}
+        for db in REDIS_TEST_DBS:
+            try:
+                left[f"Redis db {db}"] = int(client(self.redis_endpoint, db).dbsize())
+            except Exception as exc:  # noqa: BLE001 - counting is best effort
+                left[f"Redis db {db}"] = f"not counted: {first_line(exc)}"
+        return left
+
     def delete_test_rows(self) -> dict[str, int]:
         """Remove rows the tests wrote: ``TEST_`` symbols and ``test_`` cache entries only."""
         self.require_test_database()
@@ -191,8 +234,7 @@ class AcceptanceSystem:
     def close(self) -> None:
         """Clean test data (external) and stop what the run owns; safe to call twice."""
         if self.opened and self.settings.external:
-            self.delete_test_rows()
-            self.flush_test_redis_dbs()
+            self.facts.cleanup = self.clean_test_data()
         self.opened = False
         for server in (self.redis, self.postgres):
             if server is not None and server.owned:

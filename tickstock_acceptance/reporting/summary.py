@@ -15,6 +15,16 @@ from tickstock_acceptance.reporting.results import load_results
 SUMMARY_MARKS = {"passed": "pass", "failed": "FAIL", "not covered": "----", "not run": "skip"}
 
 
+def decision_line(signoff) -> str:
+    """The run's recorded sign-off decision in one line (``signoff record`` records one)."""
+    d = signoff.decision
+    if d is None:
+        return ("Decision: none recorded for this run "
+                "(python -m tickstock_acceptance signoff record --by NAME --role ROLE --decision ...)")
+    stale = " — does NOT match these results" if signoff.decision_mismatch else ""
+    return f"Decision: {d.shown} by {d.who()} at {d.recorded_at}, {len(d.waivers)} waiver(s){stale}"
+
+
 def summary_text(results_dir: Path, report: Path | None, signoff=None,
                  signoff_paths: list[Path] | None = None) -> str:
     """One screen: scenario counts, one mark per checklist item, failures, warnings and file paths.
@@ -49,8 +59,10 @@ def summary_text(results_dir: Path, report: Path | None, signoff=None,
                 lines.append(f"FAILED {item.id}: {item.reason[:110]}")
         for warning in signoff.warnings:
             lines.append(f"warning: {warning[:120]}")
+        lines += cleanup_lines(signoff.run.get("cleanup") or {})
         for error in signoff.coverage_errors:
             lines.append(f"coverage: {error[:120]}")
+        lines.append(decision_line(signoff))
     else:
         for r in results:
             if r.status in ("failed", "broken"):
@@ -61,3 +73,11 @@ def summary_text(results_dir: Path, report: Path | None, signoff=None,
         lines.append(f"Sign-off: {path}")
     lines.append("=" * 72)
     return "\n".join(lines)
+
+
+def cleanup_lines(cleanup: dict) -> list[str]:
+    """What an external run's cleanup could not do, and what it left where ([] when it did it all)."""
+    if not cleanup.get("problems"):
+        return []
+    left = ", ".join(f"{where}: {n}" for where, n in (cleanup.get("left") or {}).items()) or "not counted"
+    return [f"CLEANUP FAILED: {p[:110]}" for p in cleanup["problems"]] + [f"left behind: {left[:110]}"]
