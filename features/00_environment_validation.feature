@@ -8,33 +8,34 @@ Feature: Test environment validation
   fresh test_ key that must be readable there and nowhere else; the channels are asked of the
   producer under test (its channels command), not assumed.
 
+  @database @schema_compatibility
   @checklist:ENV-1 @scenario:env-database-schema
   Scenario: The test database is reachable and carries the Phase 3 schema
+    The catalog is compared with the database contract the suite owns (contract/database.toml):
+    - tables symbols, cache_entries (with the four Phase 3 columns universe_category,
+      liquidity_filter, universe_metadata, last_universe_update) and ohlcv_daily: column types,
+      defaults, NOT NULL, primary and unique keys;
+    - indexes idx_cache_entries_category (universe_category) and
+      idx_cache_entries_updated (last_universe_update DESC): columns, order and direction;
+    - functions get_etf_universe(text, boolean) → jsonb, update_etf_universe(text, jsonb, jsonb)
+      → jsonb, get_etf_universes_summary() → TABLE(...), validate_etf_universe_symbols()
+      → TABLE(...): argument and result types, and no other overload of those names;
+    - roles app_readwrite (TickStockApp) and tickstock_producer (TickStockPL): the grants each
+      must have, and the writes and the update_etf_universe call the consumer must not have.
+    Every difference is named on its own line; an index the contract does not name is a note.
+
     Given the test database, connected as TickStockApp
     Then it answers queries within the general query target of 500 ms
-    And the catalog lists these columns on cache_entries
-      | column               |
-      | universe_category    |
-      | liquidity_filter     |
-      | universe_metadata    |
-      | last_universe_update |
-    And the catalog lists these indexes on cache_entries
-      | index                      |
-      | idx_cache_entries_category |
-      | idx_cache_entries_updated  |
-    And the catalog lists these functions
-      | function                      |
-      | get_etf_universe              |
-      | update_etf_universe           |
-      | get_etf_universes_summary     |
-      | validate_etf_universe_symbols |
+    And the catalog matches the database contract
 
+  @redis @redis_connection
   @checklist:ENV-2 @scenario:env-redis-databases
   Scenario: The test Redis is reachable and its test databases are usable and isolated
     Given the test Redis
     Then logical databases 13, 14 and 15 each answer and keep a value written to them
     And a value written to one of logical databases 13, 14 and 15 is invisible in the others
 
+  @redis @redis_connection
   @checklist:ENV-3 @scenario:env-channels
   Scenario: The required notification channels are configured and follow the naming convention
     Given the channels TickStockPL is configured to publish Phase 3 notifications on

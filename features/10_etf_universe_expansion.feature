@@ -12,6 +12,7 @@ Feature: ETF universe expansion
   The function scenarios stand alone: they store the universes they read with plain SQL as
   TickStockPL's role (test_ themes), so a broken expansion never hides a function's own result.
 
+  @etf_universe @database @schema_compatibility
   @checklist:ETF-1 @scenario:etf-schema-compatibility
   Scenario: The Phase 3 columns and indexes sit beside the legacy columns and legacy readers still work
     Given the ETF universe manager has expanded all themes
@@ -28,6 +29,7 @@ Feature: ETF universe expansion
     And a legacy reader selecting by type, name and key sees the same members as get_etf_universe for every theme
     And a legacy writer naming only the pre-Phase-3 columns can still add a cache entry
 
+  @etf_universe @database @workflow @e2e
   @checklist:ETF-2 @scenario:etf-historical-loader
   Scenario: Expanded ETF universes go through the historical loader and validate as existing, active ETFs
     Given the ETF universe manager has expanded all themes
@@ -37,6 +39,7 @@ Feature: ETF universe expansion
     And validate_etf_universe_symbols reports every member as an existing, active ETF
     And the producer's validate command agrees that every member is valid
 
+  @etf_universe @database
   @checklist:ETF-2 @scenario:etf-liquidity-filter
   Scenario: Only ETFs that pass their theme's liquidity filter make it into a universe
     Given the ETF universe manager has expanded every theme with ETFs added exactly at its thresholds, below its assets threshold only and below its volume threshold only
@@ -44,6 +47,7 @@ Feature: ETF universe expansion
     And every member meets its universe's liquidity filter
     And each universe holds exactly the ETFs at or above both of its theme's thresholds
 
+  @etf_universe @redis @redis_flow @latency @workflow @e2e
   @checklist:ETF-3 @scenario:etf-notifications
   Scenario: TickStockApp receives the expansion notifications with the right content within the delivery target
     Given TickStockApp is subscribed to the universe notifications
@@ -54,6 +58,7 @@ Feature: ETF universe expansion
     And the notifications carry distinct message ids and consecutive sequence numbers from one producer
     And every notification arrived within the message delivery target of 100 ms
 
+  @etf_universe @redis @redis_flow @resilience
   @checklist:ETF-3 @scenario:etf-offline-catch-up
   Scenario: A TickStockApp instance that was offline during the expansion catches up from the stream
     Given a TickStockApp instance that registered on the universe stream and then went offline
@@ -64,6 +69,7 @@ Feature: ETF universe expansion
     And the returning instance got the same notifications in the same order as the online one
     And nothing is left unacknowledged for the returning instance
 
+  @etf_universe @redis @redis_flow @resilience
   @checklist:ETF-3 @scenario:etf-failed-theme
   Scenario: A theme that cannot be written is reported as failed and gets no theme_updated
     Given TickStockApp is subscribed to the universe notifications
@@ -72,6 +78,7 @@ Feature: ETF universe expansion
     And universe_expansion_complete reports theme "test_unwritable" as failed with its error
     And TickStockApp receives a theme_updated for every other theme and none for "test_unwritable"
 
+  @etf_universe @database @performance
   @checklist:ETF-4 @scenario:etf-get-universe
   Scenario: get_etf_universe returns a stored universe whole, applies its liquidity filter on request and reports unknown themes
     Given the reference ETF universes stored directly as TickStockPL's role
@@ -83,6 +90,7 @@ Feature: ETF universe expansion
     And asking for theme "no_such_theme" returns the error "Universe not found: no_such_theme"
     And every read finished within the ETF universe query target of 2 s
 
+  @etf_universe @database @performance
   @checklist:ETF-4 @scenario:etf-update-universe
   Scenario: update_etf_universe creates a universe, replaces its members, filter and metadata, and reports what each update added and removed
     Given no ETF universe named "test_etf_diff" exists
@@ -94,6 +102,7 @@ Feature: ETF universe expansion
     And the universe "test_etf_diff" holds exactly the members, metadata and liquidity filter of that write
     And every write finished within the ETF universe query target of 2 s
 
+  @etf_universe @database @performance
   @checklist:ETF-4 @scenario:etf-universes-summary
   Scenario: get_etf_universes_summary lists every universe once with its true symbol count
     Given the reference ETF universes stored directly as TickStockPL's role
@@ -102,6 +111,7 @@ Feature: ETF universe expansion
     And each stored universe's summary row holds its theme, symbol count, last update, focus, criteria and first members
     And the summary finished within the ETF universe query target of 2 s
 
+  @etf_universe @database @performance
   @checklist:ETF-4 @scenario:etf-validate-symbols
   Scenario: validate_etf_universe_symbols reports every member with its status in the symbols table
     Given these symbols stored directly as TickStockPL's role
@@ -120,6 +130,7 @@ Feature: ETF universe expansion
       | TEST_VAL_STK    | yes    | CS   | yes    |
     And the validation finished within the ETF validation target of 2 s
 
+  @etf_universe @database @performance @redis @latency @load
   @checklist:ETF-5 @scenario:etf-expansion-impact
   Scenario: Expanding 200 or more ETF symbols keeps UI queries and message delivery within their targets
     Given the ETF universe manager has expanded all themes

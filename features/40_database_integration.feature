@@ -7,6 +7,7 @@ Feature: Database integration
   maintenance is the producer's own process rewriting market-cap tier universes round after
   round; "held up" is judged on the 99th percentile of the queries (the maximum is evidence).
 
+  @database @schema_compatibility
   @checklist:DB-1 @scenario:db-legacy-compatibility @use.with_mode=embedded
   Scenario: Rows and queries from before Phase 3 read identically after the Phase 3 migration
     Given a scratch database the run owns, migrated only to the pre-Phase-3 schema
@@ -17,6 +18,7 @@ Feature: Database integration
     And every legacy query answers exactly as before
     And a legacy insert still works and leaves the Phase 3 columns empty or defaulted
 
+  @database @performance @load
   @checklist:DB-2 @scenario:db-stock-universes-coexist
   Scenario: Stock universe maintenance and ETF universe queries run side by side without errors or blocking
     Given the ETF universe manager has expanded all themes

@@ -6,6 +6,7 @@ Feature: Redis integration
   tickstock:cache:sync_complete is still seen and fails the naming check, while other
   applications' traffic on a shared Redis is not judged.
 
+  @redis @redis_flow
   @checklist:RED-1 @scenario:redis-message-contract
   Scenario: Every message observed during the run follows the channel naming convention and its JSON Schema
     Given an observer subscribed to every tickstock channel of the test Redis
@@ -15,6 +16,7 @@ Feature: Redis integration
     And every observed message matches the JSON Schema of its event type
     And every message kept on the producer's streams during the run matches the JSON Schema of its event type
 
+  @redis @redis_flow @resilience
   @checklist:RED-2 @scenario:redis-crash-claim
   Scenario: Notifications a crashed TickStockApp instance read but never acknowledged go to another instance of its group
     Given two TickStockApp instances that share a consumer group on the universe stream
@@ -27,6 +29,7 @@ Feature: Redis integration
     And nothing is left pending for the group
     And no acknowledged notification is delivered again
 
+  @redis @redis_flow @load
   @checklist:RED-2 @scenario:redis-bounded-stream
   Scenario: The universe stream stays bounded under volume and still holds what an instance offline for a while missed
     Given the producer has published more notifications than the universe stream's documented maximum length

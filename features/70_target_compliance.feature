@@ -4,6 +4,7 @@ Feature: Target compliance
   Each client has its own connection and thread; they start together behind a barrier. "In flight
   at the same time" is counted from the queries' own start and end times.
 
+  @database @performance @load
   @checklist:PERF-2 @scenario:perf-concurrent-queries
   Scenario: ETF universe queries stay within 2 s under the spec's 10+ concurrent operations
     Given the ETF universe manager has expanded all themes

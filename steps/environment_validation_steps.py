@@ -1,7 +1,9 @@
-"""Steps of features/00_environment_validation.feature: one call on EnvironmentProbe per sentence."""
+"""Steps of features/00_environment_validation.feature: one call per sentence (EnvironmentProbe, or the
+database contract's problem finder)."""
 
 from behave import given, then
 
+from tickstock_acceptance.checks.environment.database_contract import database_contract_differences
 from tickstock_acceptance.checks.environment.probe import (
     EnvironmentProbe,
     misnamed_channels,
@@ -24,22 +26,10 @@ def step_answers_within(context, target):
     evidence.assert_within("database round trip (connect + query)", samples, "ms", target)
 
 
-@then("the catalog lists these columns on {table}")
-def step_catalog_columns(context, table):
-    no_problems(context.state.probe.missing_columns(table, [r["column"] for r in context.table]),
-                "the Phase 3 schema is incomplete")
-
-
-@then("the catalog lists these indexes on {table}")
-def step_catalog_indexes(context, table):
-    no_problems(context.state.probe.missing_indexes(table, [r["index"] for r in context.table]),
-                "the Phase 3 schema is incomplete")
-
-
-@then("the catalog lists these functions")
-def step_catalog_functions(context):
-    no_problems(context.state.probe.missing_functions([r["function"] for r in context.table]),
-                "the Phase 3 schema is incomplete")
+@then("the catalog matches the database contract")
+def step_catalog_matches_contract(context):
+    no_problems(database_contract_differences(context.system),
+                "the database does not match its contract (contract/database.toml)")
 
 
 @then("logical databases {dbs:IntList} each answer and keep a value written to them")

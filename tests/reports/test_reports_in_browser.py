@@ -2,7 +2,9 @@
 
 Each page is screenshotted into ``reports/screenshots/`` and its rendered DOM is checked: every
 checklist ID with its status in the sign-off; in the Allure report, every item that has results
-under its section, with leaf statuses that agree with the sign-off.
+under its section, with leaf statuses that agree with the sign-off; and a sign-off with a recorded
+decision (built from synthetic results, no run needed) shows who decided, when, why and each
+waiver, with names and notes as text.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.reports.conftest import write_green_run
 from tickstock_acceptance.config import checklist
+from tickstock_acceptance.reporting import signoff as so
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "reports" / "screenshots"
@@ -122,3 +126,44 @@ def test_allure_report_groups_section_then_item_and_agrees_with_signoff(finished
         if item["status"] != "not covered":  # a stale-marked item still shows its results in Allure
             assert shown == item["status"] or (shown == "passed" and item["status"] == "failed"
                                                and item["reason"].startswith("regression")), item
+
+
+def test_signoff_html_shows_the_recorded_decision_and_its_waivers(tmp_path):
+    write_green_run(tmp_path)
+    where = {"results_dir": tmp_path / "allure-results", "out_dir": tmp_path,
+             "facts_path": tmp_path / "run-facts.json", "history_dir": tmp_path / "history"}
+    not_covered = [i.id for i in checklist.items() if i.not_yet_automated]
+    so.record_decision("Bob", "release manager", "reject", note="first look: RES-* open", **where)
+    so.record_decision("Ada <script>alert(1)</script> | L", "QA lead", "approve",
+                       [f"{i}=automated in a later slice <b>{i}</b>" for i in not_covered],
+                       note="release 3.0 | <i>go</i>", **where)
+    page = tmp_path / "signoff.html"
+    assert "<script" not in page.read_text()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    chromium(page.as_uri(), screenshot=SCREENSHOTS / "signoff-decision.png", size="1400,9000")
+    dom = chromium(page.as_uri())
+    assert "<script>alert" not in dom and "<b>RES" not in dom and "<i>go" not in dom
+    decision = re.search(r'<table class="signoff" id="decision">(.*?)</table>', dom, flags=re.S)
+    assert decision, "no decision block"
+    cells = dict(re.findall(r"<tr><th>(.*?)</th><td[^>]*>(.*?)</td></tr>", decision.group(1), flags=re.S))
+    shown = {k: visible_text(v).strip() for k, v in cells.items()}
+    assert shown["Decision"] == "approved" and shown["Name"] == "Ada <script>alert(1)</script> | L"
+    assert shown["Role"] == "QA lead" and shown["Note"] == "release 3.0 | <i>go</i>"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", shown["Date"])
+    assert shown["Run"] == "2026-01-01T00-00-00-00-00_abc1234" and shown["Suite commit"] == "abc1234"
+    assert shown["Still matches the results"] == "yes"
+    waivers = re.search(r'<table class="signoff" id="waivers">(.*?)</table>', dom, flags=re.S).group(1)
+    listed = [visible_text(r).split() for r in re.findall(r"<tr><td.*?</tr>", waivers, flags=re.S)]
+    assert [r[0] for r in listed] == not_covered
+    assert all(" ".join(r[1:]) == f"not covered automated in a later slice <b>{r[0]}</b>" for r in listed)
+    marked = re.findall(r'<tr id="item-([A-Z]+-\d+)"[^>]*data-waived="yes"', dom)
+    assert marked == not_covered
+    for item_id in not_covered:
+        row = re.search(rf'<tr id="item-{item_id}".*?</tr>', dom, flags=re.S).group()
+        assert "waived" in visible_text(row).split()
+    earlier = visible_text(re.search(r'<table class="items" id="earlier-decisions">(.*?)</table>', dom,
+                                     flags=re.S).group(1))
+    assert "rejected Bob release manager 0 first look: RES-* open" in earlier
+    summary = visible_text(re.search(r'<p class="decision".*?</p>', dom, flags=re.S).group())
+    assert "approved by Ada <script>alert(1)</script> | L (QA lead)" in summary
+    assert "with 25 waiver(s)" in summary

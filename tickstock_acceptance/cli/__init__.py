@@ -4,9 +4,12 @@
 formatter, the Allure 3 HTML report, the checklist sign-off (reports/signoff.json/.md/.html) and a
 one-screen summary; the exit code is non-zero when any scenario or checklist item failed (2 for
 bad input, 3 when the guard refused a target). ``signoff`` rebuilds the sign-off from the results
-on disk, ``baseline accept`` makes the latest run's figures the accepted performance baseline (a
-run with failed items or a partial selection only with ``--even-if-incomplete``), and
-``coverage`` prints the coverage gate (checklist items without scenarios).
+on disk; ``signoff record`` records a release decision on the run on disk (approve, with a waiver
+for each item that did not pass, or reject with a note) and ``signoff verify`` exits 0 only when
+the latest decision on that run is an approval that still matches its results; ``baseline
+accept`` makes the latest run's figures the accepted performance baseline (a run with failed
+items or a partial selection only with ``--even-if-incomplete``), and ``coverage`` prints the
+coverage gate (checklist items without scenarios).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import time
 from pathlib import Path
 
 from tickstock_acceptance.config.checklist import items
-from tickstock_acceptance.config.paths import REPORT_DIR, REPORTS_DIR, RESULTS_DIR, ROOT
+from tickstock_acceptance.config.paths import JUNIT_DIR, REPORT_DIR, REPORTS_DIR, RESULTS_DIR, ROOT
 from tickstock_acceptance.config.settings import load_settings
 from tickstock_acceptance.core.errors import SuiteError, first_line
 from tickstock_acceptance.reporting.summary import summary_text
@@ -52,7 +55,33 @@ def _parser() -> argparse.ArgumentParser:
     mig = sub.add_parser("migrate", help="apply sql/ to the configured external *_test database")
     mig.add_argument("-D", dest="define", action="append", default=[], metavar="KEY=VALUE")
     sub.add_parser("summary", help="print the summary of the last run again (as `signoff` does)")
-    sub.add_parser("signoff", help="rebuild reports/signoff.* from the results of the last run")
+    sig = sub.add_parser("signoff", usage="%(prog)s [-h] [{record,verify} ...]",
+                         help="rebuild reports/signoff.* from the results on disk; "
+                         "record or verify a release decision",
+                         description="With no sub-command: rebuild reports/signoff.* from the results of "
+                         "the last run (the decision recorded for it stays filled in).")
+    sig_sub = sig.add_subparsers(dest="signoff_command", metavar="{record,verify}")
+    rec = sig_sub.add_parser(
+        "record", help="record a decision on the run on disk in reports/history/signoff-log.jsonl",
+        description="Record one decision on the run whose results are on disk: appended to "
+        "reports/history/signoff-log.jsonl, bound to the run id, suite commit, target and a SHA-256 "
+        "digest of the results; the sign-off files are rewritten with it. An approval needs a "
+        "waiver for every item that did not pass (failed, not run, not covered, past its regression "
+        "line); a rejection needs a note.")
+    rec.add_argument("--by", required=True, metavar="NAME", help="who decides")
+    rec.add_argument("--role", required=True, metavar="ROLE", help="in which role (e.g. 'QA lead')")
+    rec.add_argument("--decision", required=True, choices=("approve", "reject"))
+    rec.add_argument("--waive", action="append", default=[], metavar="ID=REASON",
+                     help="accept an item that did not pass, and why (repeat per item)")
+    rec.add_argument("--note", default="", metavar="TEXT", help="why (required to reject)")
+    rec.add_argument("--run", metavar="RUN_ID", help="the run decided on (default: the latest, on disk)")
+    ver = sig_sub.add_parser(
+        "verify", help="exit 0 only if the run's latest decision is an approval matching the results",
+        description="Recompute the digest of the run on disk (its result files and the items of "
+        "signoff.json) and compare it with the latest decision recorded for the run. Exit 0 only "
+        "when that decision is an approval and it matches; 1 when it does not match, is a "
+        "rejection, or there is none; 2 for bad input (an unknown run).")
+    ver.add_argument("--run", metavar="RUN_ID", help="the run to check (default: the latest, on disk)")
     sub.add_parser("coverage", help="check that every checklist item has a scenario (the gate)")
     base = sub.add_parser("baseline", help="show or accept the performance baseline")
     base_sub = base.add_subparsers(dest="baseline_command", required=True)
@@ -135,7 +164,7 @@ def validate_selection(tags: list[str], features: list[str]) -> None:
     except Exception as exc:  # behave's tag-expression parser raises several types
         raise SuiteError(f"bad --tags expression {' '.join(tags)!r}: {first_line(exc)}",
                          "see `behave --tags-help` (e.g. --tags '@checklist:ETF-4')") from None
-    if not [s for s in chosen if ENVIRONMENT_TAG not in s.tags]:
+    if not chosen:
         raise SuiteError(f"no scenario matches --tags {' '.join(tags) or '(none)'} "
                          f"{' '.join(features)}".rstrip(),
                          "check the tag spelling (tags look like @checklist:ETF-4)")
@@ -164,7 +193,9 @@ def _run_locked(args) -> int:
     shutil.rmtree(results_dir, ignore_errors=True)
     results_dir.mkdir(parents=True, exist_ok=True)
     # Formatters and the results directory come from behave.ini, so plain `behave` matches.
-    cmd = [sys.executable, "-m", "behave"]
+    # JUnit XML beside the Allure results, for CI systems (one file per feature).
+    shutil.rmtree(JUNIT_DIR, ignore_errors=True)
+    cmd = [sys.executable, "-m", "behave", "--junit", "--junit-directory", str(JUNIT_DIR)]
     for tag in args.tags:
         cmd += ["--tags", tag]
     for key, value in userdata.items():
@@ -206,6 +237,34 @@ def regenerate_signoff() -> int:
     index = REPORT_DIR / "index.html"
     print(summary_text(RESULTS_DIR, index if index.exists() else None, signoff, paths))
     return 1 if signoff.counts["failed"] else 0
+
+
+def signoff_command(args) -> int:
+    """``signoff`` (rebuild), ``signoff record`` and ``signoff verify``."""
+    from tickstock_acceptance.reporting.signoff import record_decision, verify_decision
+
+    if args.signoff_command is None:
+        return regenerate_signoff()
+    if args.signoff_command == "verify":
+        verdict = verify_decision(args.run)
+        print(verdict.line)
+        return 0 if verdict.ok else 1
+    with reports_lock():
+        selection = _last_selection()
+        decision, paths = record_decision(args.by, args.role, args.decision, args.waive, args.note, args.run,
+                                          tags=selection.get("tags", []),
+                                          feature_paths=selection.get("features", []))
+    from tickstock_acceptance.reporting.decisions import log_path, short
+
+    waived = f", {len(decision.waivers)} waiver(s)" if decision.waivers else ""
+    print(f"recorded: {decision.shown} run {decision.run_id} (commit {decision.suite_commit}) by "
+          f"{decision.who()}{waived}; results sha256 {short(decision.digest['value'])} "
+          f"({decision.digest['result_files']} result files, {decision.digest['item_count']} items)")
+    print(f"Log:      {log_path()} (line {decision.line})")
+    for path in paths:
+        print(f"Sign-off: {path}")
+    print("Check it: python -m tickstock_acceptance signoff verify")
+    return 0
 
 
 def coverage_gate() -> int:
@@ -265,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "migrate":
             return migrate(args)
         if args.command == "signoff":
-            return regenerate_signoff()
+            return signoff_command(args)
         if args.command == "coverage":
             return coverage_gate()
         if args.command == "baseline":

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 REPORTS_DIR_ENV = "TICKSTOCK_REPORTS_DIR"
 REPORTS_DIR = Path(os.environ.get(REPORTS_DIR_ENV) or ROOT / "reports").resolve()
 RESULTS_DIR = REPORTS_DIR / "allure-results"
+JUNIT_DIR = REPORTS_DIR / "junit"  # JUnit XML for CI systems, written by `run`
 REPORT_DIR = REPORTS_DIR / "allure-report"
 RUN_FACTS = REPORTS_DIR / "run-facts.json"
 # The contract between TickStockPL and TickStockApp, as the suite states it (``contract/``).

@@ -2,7 +2,8 @@
 
 Each ``sql/NNN_name.sql`` file is idempotent on its own and runs in one transaction; the
 ``schema_version`` table records what was applied, so applying twice changes nothing.
-Validation reads the catalog (information_schema, pg_indexes, pg_proc), never assumes.
+Validation compares the catalog (``infra/catalog.py``) with the database contract
+(``contract/database.toml``), never assumes.
 """
 
 from __future__ import annotations
@@ -12,12 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tickstock_acceptance.config.paths import ROOT
-from tickstock_acceptance.contract.database import (
-    REQUIRED_DATABASE_FUNCTIONS,
-    REQUIRED_INDEXES,
-    REQUIRED_SCHEMA_COLUMNS,
-    REQUIRED_TABLES,
-)
+from tickstock_acceptance.contract.database import DATABASE_CONTRACT
 from tickstock_acceptance.core.errors import SuiteError
 from tickstock_acceptance.infra.catalog import Catalog
 
@@ -99,45 +95,33 @@ def apply_migrations(conn, upto: int | None = None, sql_dir: Path = SQL_DIR) -> 
 
 @dataclass
 class SchemaReport:
-    """What the catalog says about the Phase 3 schema."""
+    """How the catalog compares with the database contract (``contract/database.toml``)."""
 
-    missing_tables: list[str]
-    missing_columns: list[str]
-    missing_indexes: list[str]
-    missing_functions: list[str]
+    differences: list[str]  # what the contract does not allow, one line each
+    notes: list[str]        # what the contract does not mention but allows (e.g. an extra index)
 
     @property
     def complete(self) -> bool:
-        return not (self.missing_tables or self.missing_columns or self.missing_indexes
-                    or self.missing_functions)
+        return not self.differences
 
     def describe(self) -> str:
-        parts = []
-        for label, items in (("tables", self.missing_tables), ("columns", self.missing_columns),
-                             ("indexes", self.missing_indexes),
-                             ("functions", self.missing_functions)):
-            if items:
-                parts.append(f"{label} {', '.join(items)}")
-        return "missing " + "; ".join(parts) if parts else "complete"
+        return "; ".join(self.differences) if self.differences else "matches the database contract"
 
 
 def inspect_schema(conn) -> SchemaReport:
-    """Read the catalog for the tables, columns, indexes and functions the contract needs."""
-    catalog = Catalog(conn)
-    tables, columns = catalog.tables(), catalog.columns("cache_entries")
-    indexes, functions = catalog.indexes("cache_entries"), catalog.functions()
-    return SchemaReport(
-        missing_tables=[t for t in REQUIRED_TABLES if t not in tables],
-        missing_columns=[c for c in REQUIRED_SCHEMA_COLUMNS if c not in columns],
-        missing_indexes=[i for i in REQUIRED_INDEXES if i not in indexes],
-        missing_functions=[f for f in REQUIRED_DATABASE_FUNCTIONS if f not in functions],
-    )
+    """Compare the connection's catalog with the database contract (the comparison ENV-1 uses)."""
+    comparison = DATABASE_CONTRACT.compare(Catalog(conn))
+    return SchemaReport(comparison.differences, comparison.notes)
 
 
 def require_schema(conn, where: str) -> SchemaReport:
-    """External mode: the schema must already be there; the run does not migrate what it does not own."""
+    """External mode: the schema must already match the contract; the run does not migrate what it
+    does not own. Refuses in one line naming every difference."""
     report = inspect_schema(conn)
     if not report.complete:
-        raise SuiteError(f"the Phase 3 schema is incomplete in {where}: {report.describe()}",
-                         "apply sql/ to that test database first (make migrate)")
+        n = len(report.differences)
+        raise SuiteError(f"the Phase 3 schema in {where} does not match the database contract "
+                         f"(contract/database.toml), {n} difference{'s' if n != 1 else ''}: "
+                         f"{report.describe()}",
+                         "apply sql/ to that test database first (make migrate), or fix what differs")
     return report

@@ -24,6 +24,12 @@ target, or for a figure without one the largest, noting how many scenarios recor
 
 Markdown and HTML are rendered from the Jinja templates in ``templates/``. The HTML file is
 self-contained (inline CSS and SVG, no JavaScript) so it can be mailed, archived and printed.
+
+The sign-off block holds the decision recorded for the run (``decisions``: who approved or
+rejected it, when, with which waivers, bound to a digest of the run's results), whether it still
+matches the results on disk, and the earlier decisions on the same suite commit. Every build fills
+it in from the sign-off log, so rebuilding keeps it; ``record_decision`` appends a decision and
+rewrites the files, ``verify_decision`` checks the latest one against the results on disk.
 """
 
 from __future__ import annotations
@@ -43,7 +49,8 @@ from tickstock_acceptance.config import checklist
 from tickstock_acceptance.config import targets as T
 from tickstock_acceptance.config.checklist import Item
 from tickstock_acceptance.config.paths import REPORTS_DIR, RESULTS_DIR, RUN_FACTS
-from tickstock_acceptance.reporting import coverage, history
+from tickstock_acceptance.core.errors import SuiteError
+from tickstock_acceptance.reporting import coverage, decisions, history
 from tickstock_acceptance.reporting.evidence import Measurement
 from tickstock_acceptance.reporting.results import ScenarioResult, load_results
 
@@ -130,6 +137,7 @@ class ItemSignoff:
     scenarios: list[dict] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)  # every scenario's, as the history keeps them
     warnings: list[str] = field(default_factory=list)
+    waiver: str | None = None  # the reason, when the run's approval waived this item
 
     @property
     def evidence_rows(self) -> list[EvidenceRow]:
@@ -152,7 +160,7 @@ class ItemSignoff:
                 "reason": self.reason, "not_yet_automated": self.not_yet_automated,
                 "targets": self.targets, "key_figure": key.measurement.against_target() if key else None,
                 "scenarios": self.scenarios, "figures": [f.to_dict() for f in self.figures],
-                "warnings": self.warnings}
+                "warnings": self.warnings, "waiver": self.waiver}
 
 
 @dataclass
@@ -162,6 +170,14 @@ class Signoff:
     items: list[ItemSignoff]
     coverage_errors: list[str] = field(default_factory=list)
     baseline: dict | None = None
+    decision: decisions.Decision | None = None  # the latest decision recorded for this run
+    decision_mismatch: str = ""  # why the decision no longer matches the results ("" if it does)
+    earlier_decisions: list[decisions.Decision] = field(default_factory=list)  # same commit, newest first
+    log_problems: list[str] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str | None:
+        return history.run_id(self.run) if self.run.get("started_at") else None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -191,7 +207,23 @@ class Signoff:
                 "warnings": self.warnings, "coverage_errors": self.coverage_errors,
                 "baseline": {k: base.get(k) for k in ("run_id", "accepted_at", "accepted_by", "note")}
                 if self.baseline else None,
-                "signoff": {"name": None, "role": None, "date": None, "decision": None}}
+                "signoff": self.signoff_block()}
+
+    def signoff_block(self) -> dict:
+        """The decision as signoff.json holds it (keys always present; null without a decision)."""
+        d = self.decision
+        earlier = [{"recorded_at": e.recorded_at, "run_id": e.run_id, "decision": e.decision,
+                    "name": e.by, "role": e.role, "note": e.note, "waivers": len(e.waivers)}
+                   for e in self.earlier_decisions]
+        return {"name": d.by if d else None, "role": d.role if d else None,
+                "date": d.recorded_at if d else None, "decision": d.decision if d else None,
+                "note": d.note if d else None,
+                "waivers": [{"id": i, "reason": r} for i, r in d.waivers.items()] if d else [],
+                "run_id": d.run_id if d else None, "suite_commit": d.suite_commit if d else None,
+                "target": d.target if d else None, "digest": d.digest if d else None,
+                "matches_results": (not self.decision_mismatch) if d else None,
+                "mismatch": self.decision_mismatch or None, "earlier_decisions": earlier,
+                "log_problems": self.log_problems}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,6 +354,14 @@ def load_facts(path: Path = RUN_FACTS) -> dict:
         return {"note": f"no run facts at {path} (did the run start its services?)"}
 
 
+def build_from_disk(results_dir: Path, tags: Sequence[str], feature_paths: Sequence[str | Path],
+                    facts: dict, history_dir: Path) -> Signoff:
+    """The sign-off of the results under ``results_dir`` with the history's baseline and runs."""
+    return build_signoff(load_results(results_dir), facts, tags, feature_paths,
+                         baseline=history.load_baseline(history_dir),
+                         earlier_runs=history.load_runs(history_dir), timing=result_timing(results_dir))
+
+
 # ---------------------------------------------------------------------------------------------
 # Writing
 
@@ -343,14 +383,142 @@ def generate(results_dir: Path = RESULTS_DIR, out_dir: Path = REPORTS_DIR, tags:
     """Everything ``run`` and ``signoff`` do: build from the results, store history, write files."""
     facts = load_facts(facts_path)
     facts.update(extra_facts or {})
-    signoff = build_signoff(load_results(results_dir), facts, tags, feature_paths,
-                            baseline=history.load_baseline(history_dir),
-                            earlier_runs=history.load_runs(history_dir),
-                            timing=result_timing(results_dir))
+    signoff = build_from_disk(results_dir, tags, feature_paths, facts, history_dir)
     if store_history and signoff.figures:
         history.store_run(signoff.measurements(), facts, history_dir,
                           outcome=run_outcome(signoff, tags, feature_paths))
+    attach_decisions(signoff, results_dir, history_dir)
     return signoff, write_signoff(signoff, out_dir)
+
+
+# ---------------------------------------------------------------------------------------------
+# Decisions: the log, the rules and the digest are in ``decisions``; here they meet the sign-off.
+
+
+def attach_decisions(signoff: Signoff, results_dir: Path = RESULTS_DIR,
+                     history_dir: Path = history.HISTORY_DIR) -> Signoff:
+    """Fill in the sign-off block: this run's latest decision, whether it still matches the
+    results under ``results_dir``, its waivers on their items, and earlier decisions on the commit."""
+    try:
+        log = decisions.load_log(history_dir)
+    except OSError as error:
+        log = decisions.Log([], [f"the sign-off log cannot be read: {error}"])
+    signoff.log_problems = log.problems
+    signoff.decision = log.latest_for(signoff.run_id) if signoff.run_id else None
+    commit = str(signoff.run.get("suite_commit") or "")
+    signoff.earlier_decisions = log.on_commit(commit, but=signoff.decision) if commit else []
+    d = signoff.decision
+    waived = d.waivers if d and d.approved else {}
+    for item in signoff.items:
+        item.waiver = waived.get(item.id)
+    if d:
+        items = [i.to_dict() for i in signoff.items]
+        signoff.decision_mismatch = decisions.mismatch(d, decisions.digest(results_dir, items),
+                                                       {i.id: i.status for i in signoff.items})
+    return signoff
+
+
+def _run_on_disk(facts_path: Path, results_dir: Path) -> tuple[dict, str]:
+    """The facts and id of the run whose results are on disk; one-line errors when there is none."""
+    facts = load_facts(facts_path)
+    if not facts.get("started_at"):
+        raise SuiteError(f"no run facts at {facts_path}", "run the suite first (make acceptance)")
+    if not any(results_dir.glob("*-result.json")):
+        raise SuiteError(f"no results under {results_dir}", "run the suite first (make acceptance)")
+    return facts, history.run_id(facts)
+
+
+def _require_run(run: str | None, current: str, log: decisions.Log, results_dir: Path,
+                 history_dir: Path) -> None:
+    """``--run`` must name the run whose results are on disk (the latest); one line otherwise."""
+    if run is None or run == current:
+        return
+    known = set(log.run_ids()) | {r.get("run_id") for r in history.load_runs(history_dir)}
+    if run in known:
+        raise SuiteError(f"the results of run {run} are no longer on disk "
+                         f"({results_dir} holds run {current})",
+                         "decide on the run on disk (omit --run), or keep each release's reports/ to "
+                         "check its decision later")
+    raise SuiteError(f"no run {run!r}", f"omit --run for the latest run ({current}), or name a run "
+                     f"from {history.runs_dir(history_dir)} or the sign-off's header")
+
+
+def record_decision(by: str, role: str, decision: str, waive: Sequence[str] = (), note: str = "",
+                    run: str | None = None, *, tags: Sequence[str] = (),
+                    feature_paths: Sequence[str | Path] = (), results_dir: Path = RESULTS_DIR,
+                    out_dir: Path = REPORTS_DIR, facts_path: Path = RUN_FACTS,
+                    history_dir: Path = history.HISTORY_DIR) -> tuple[decisions.Decision, list[Path]]:
+    """Append one decision on the run on disk to the sign-off log and rewrite the sign-off files.
+
+    Refused with a ``SuiteError`` (one line, nothing written) when the run is unknown or not on
+    disk, ``--by``/``--role`` are empty, a waiver is malformed, or the rules forbid the decision.
+    """
+    facts, current = _run_on_disk(facts_path, results_dir)
+    log = decisions.load_log(history_dir)
+    _require_run(run, current, log, results_dir, history_dir)
+    if log.problems:
+        raise SuiteError(f"the sign-off log is damaged: {log.problems[0]}",
+                         f"restore {decisions.log_path(history_dir)} from its archive (the tool never "
+                         "rewrites a line)")
+    by = decisions.require_text(by, "--by", "'Ada Lovelace'")
+    role = decisions.require_text(role, "--role", "'QA lead'")
+    signoff = build_from_disk(results_dir, tags, feature_paths, facts, history_dir)
+    items = [i.to_dict() for i in signoff.items]
+    waivers = decisions.parse_waivers(waive, [i.id for i in signoff.items])
+    decisions.check_decision(decision, note, waivers, items, current)
+    entry = decisions.Decision(
+        run_id=current, suite_commit=str(facts.get("suite_commit") or "?"),
+        target=decisions.target_of(facts), by=by, role=role, decision=decision, note=note.strip(),
+        waivers=waivers, digest=decisions.digest(results_dir, items).to_dict(),
+        item_statuses={i.id: i.status for i in signoff.items},
+        recorded_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    decisions.append(entry, history_dir)
+    attach_decisions(signoff, results_dir, history_dir)
+    return entry, write_signoff(signoff, out_dir)
+
+
+@dataclass
+class Verdict:
+    ok: bool  # the latest decision on the run is an approval that matches the results on disk
+    line: str
+    decision: decisions.Decision | None = None
+
+
+def verify_decision(run: str | None = None, *, results_dir: Path = RESULTS_DIR, out_dir: Path = REPORTS_DIR,
+                    facts_path: Path = RUN_FACTS, history_dir: Path = history.HISTORY_DIR) -> Verdict:
+    """Recompute the digest of the run on disk (its result files and signoff.json's items) and
+    compare it with the latest decision recorded for the run."""
+    facts, current = _run_on_disk(facts_path, results_dir)
+    log = decisions.load_log(history_dir)
+    _require_run(run, current, log, results_dir, history_dir)
+    if log.problems:
+        return Verdict(False, f"verify: FAILED — the sign-off log is damaged: {log.problems[0]}")
+    d = log.latest_for(current)
+    if d is None:
+        return Verdict(False, f"verify: FAILED — no decision recorded for run {current} "
+                              f"(record one: {decisions.RECORD_HINT})")
+    items, unreadable = [], ""
+    try:
+        data = json.loads((out_dir / SIGNOFF_FILES[0]).read_text())
+        items = list(data["items"])
+        if history.run_id(data["run"]) != current:
+            unreadable = f"{SIGNOFF_FILES[0]} is the sign-off of run {history.run_id(data['run'])}"
+    except (OSError, ValueError, KeyError, TypeError):
+        unreadable = f"{SIGNOFF_FILES[0]} is missing or unreadable"
+    now = decisions.digest(results_dir, items)
+    why = unreadable or decisions.mismatch(d, now, {i.get("id"): i.get("status") for i in items})
+    what = "the approval" if d.approved else "the rejection"
+    when = f"{what} by {d.who()} at {d.recorded_at} (log line {d.line})"
+    if why:
+        return Verdict(False, f"verify: FAILED — run {current}: {when} does not match the results on "
+                              f"disk: {why} (sha256 recorded {decisions.short(d.digest.get('value', ''))}, "
+                              f"now {decisions.short(now.value)})", d)
+    if not d.approved:
+        return Verdict(False, f"verify: FAILED — run {current} was rejected by {d.who()} at {d.recorded_at}: "
+                              f"{d.note}", d)
+    return Verdict(True, f"verify: OK — run {current} (commit {d.suite_commit}, {d.target_text}): {when} "
+                         f"with {len(d.waivers)} waiver(s) matches the results on disk "
+                         f"(sha256 {decisions.short(now.value)})", d)
 
 
 def selection_is_complete(tags: Sequence[str] = (), feature_paths: Sequence[str | Path] = (),
@@ -424,7 +592,8 @@ def baseline_text(fig: Figure) -> str:
 def run_rows(signoff: Signoff) -> list[tuple[str, str]]:
     run = signoff.run
     duration = run.get("duration_s", run.get("scenarios_duration_s"))
-    return [("Mode", str(run.get("mode", "?"))), ("Target", str(run.get("target", "?"))),
+    return [("Run id", signoff.run_id or "?"),
+            ("Mode", str(run.get("mode", "?"))), ("Target", str(run.get("target", "?"))),
             ("Suite commit", str(run.get("suite_commit", "?"))),
             ("PostgreSQL", str(run.get("postgresql", "?"))), ("Redis", str(run.get("redis", "?"))),
             ("Python", str(run.get("python", "?"))), ("Started", str(run.get("started_at", "?"))),
@@ -528,12 +697,14 @@ def templates() -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True)
     env.filters.update(md=md_escape, fmt=fmt, num=num)
-    env.globals.update(baseline_text=baseline_text, FAILED=FAILED)
+    env.globals.update(baseline_text=baseline_text, FAILED=FAILED, short=decisions.short,
+                       RECORD_HINT=decisions.RECORD_HINT)
     return env
 
 
 def _context(signoff: Signoff) -> dict:
     return {"signoff": signoff, "facts": run_rows(signoff), "sections": by_section(signoff),
+            "items_by_id": {i.id: i for i in signoff.items},
             "chart": chart_geometry([row.figure for row in signoff.evidence_rows])}
 
 

@@ -1,8 +1,9 @@
 """Probes for the spec's "Test Environment Validation": database, Redis and channels.
 
-Everything is read from the live servers: the catalog for the schema, real keys in real Redis
-databases for isolation, the producer under test for its channel configuration. Nothing is
-assumed from the migration files.
+Everything is read from the live servers: the database's round trip (its catalog is compared with
+the database contract in ``database_contract.py``), real keys in real Redis databases for
+isolation, the producer under test for its channel configuration. Nothing is assumed from the
+migration files.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import secrets
 import time
 
 from tickstock_acceptance.contract.messaging import CHANNEL_NAMING_PATTERN, follows_naming_convention
-from tickstock_acceptance.infra.catalog import Catalog
 from tickstock_acceptance.infra.system import AcceptanceSystem
 from tickstock_acceptance.sut.producer import producer_for
 
@@ -30,21 +30,6 @@ class EnvironmentProbe:
             cur.execute("SELECT 1")
             cur.fetchone()
         return (time.perf_counter() - t0) * 1000.0
-
-    def missing_columns(self, table: str, wanted: list[str]) -> list[str]:
-        with self.system.session("consumer") as conn:
-            have = Catalog(conn).columns(table)
-        return [f"column {table}.{c}" for c in wanted if c not in have]
-
-    def missing_indexes(self, table: str, wanted: list[str]) -> list[str]:
-        with self.system.session("consumer") as conn:
-            have = Catalog(conn).indexes(table)
-        return [f"index {i} on {table}" for i in wanted if i not in have]
-
-    def missing_functions(self, wanted: list[str]) -> list[str]:
-        with self.system.session("consumer") as conn:
-            have = Catalog(conn).functions()
-        return [f"function {f}" for f in wanted if f not in have]
 
     # -- Redis ----------------------------------------------------------------------------
     def redis_round_trip_ms(self, db: int) -> float:
