@@ -60,3 +60,15 @@ def test_a_failed_cleanup_says_what_it_left_where(embedded_postgres, embedded_re
         cur.execute(r"DELETE FROM symbols WHERE symbol LIKE 'TEST\_%'")
         cur.execute("REVOKE ALL ON symbols, cache_entries, ohlcv_daily FROM test_cleaner")
         cur.execute("DROP ROLE test_cleaner")
+
+
+def test_the_sign_off_shows_a_failed_cleanup_in_its_run_rows():
+    from tickstock_acceptance.reporting.signoff import cleanup_text
+
+    failed = {"problems": ["deleting test rows as test_cleaner: permission denied for table symbols"],
+              "left": {"x_test.symbols": 2, "Redis db 14": 1115}, "removed": {}}
+    text = cleanup_text(failed, "external")
+    assert text.startswith("FAILED: deleting test rows as test_cleaner") and "Redis db 14: 1115" in text
+    assert "removed (3 cache_entries)" in cleanup_text({"removed": {"cache_entries": 3}, "problems": []},
+                                                       "external")
+    assert "thrown away" in cleanup_text(None, "embedded")

@@ -604,7 +604,21 @@ def run_rows(signoff: Signoff) -> list[tuple[str, str]]:
             ("Baseline", (f"{signoff.baseline.get('run_id')} accepted {signoff.baseline.get('accepted_at')}"
                           f" by {signoff.baseline.get('accepted_by') or '?'}") if signoff.baseline
              else "none accepted (python -m tickstock_acceptance baseline accept)"),
+            ("Cleanup", cleanup_text(run.get("cleanup"), run.get("mode"))),
             ("Generated", signoff.generated_at)]
+
+
+def cleanup_text(cleanup: dict | None, mode: str | None) -> str:
+    """What the run's cleanup did (external mode), or what it left where when it failed."""
+    if mode != "external":
+        return "the run's own servers and databases were thrown away"
+    if not cleanup:
+        return "not reported (the run stopped before cleaning up?)"
+    if cleanup.get("problems"):
+        left = ", ".join(f"{where}: {n}" for where, n in (cleanup.get("left") or {}).items()) or "not counted"
+        return f"FAILED: {'; '.join(cleanup['problems'])} — left behind: {left}"
+    removed = ", ".join(f"{n} {table}" for table, n in (cleanup.get("removed") or {}).items())
+    return f"test data removed ({removed or 'nothing to remove'}); Redis databases 13-15 flushed"
 
 
 def by_section(signoff: Signoff) -> list[tuple[str, list[ItemSignoff]]]:
