@@ -3,6 +3,7 @@
 from behave.fixture import use_fixture
 from behave.tag_matcher import ActiveTagMatcher
 
+from tickstock_acceptance.checks.etf.market_data import SKIP_REASON as NO_MARKET_DATA_KEY
 from tickstock_acceptance.core.errors import SuiteError
 from tickstock_acceptance.infra.fixtures import (
     acceptance_system,
@@ -12,23 +13,39 @@ from tickstock_acceptance.infra.fixtures import (
 from tickstock_acceptance.steplib.state import scenario_state
 
 ENVIRONMENT_TAG = "environment"
-# Active tags (behave's ActiveTagMatcher): @use.with_mode=embedded runs only when the run owns its
-# servers and databases (fault injection, scratch databases); the value is known once the run opened.
-ACTIVE_TAG_VALUES = {"mode": None}
+# Active tags (behave's ActiveTagMatcher), each category with the reason its skipped scenarios carry
+# into the results and the sign-off: @use.with_mode=embedded runs only when the run owns its servers
+# and databases (fault injection, scratch databases); @use.with_market_data=available only when
+# MASSIVE_API_KEY is set (ETF-2's optional market-data check). The values are known once the run opened.
+ACTIVE_TAG_VALUES = {"mode": None, "market_data": None}
+SKIP_REASONS = {
+    "mode": lambda: f"needs what only an embedded run owns: not run in {ACTIVE_TAG_VALUES['mode']} mode",
+    "market_data": lambda: NO_MARKET_DATA_KEY,
+}
 active_tags = ActiveTagMatcher(ACTIVE_TAG_VALUES)
+
+
+def skip_reason(tags) -> str | None:
+    """Why a scenario with these tags is not run here (the first active tag that does not hold), or None."""
+    for category, pairs in active_tags.group_active_tags_by_category(tags):
+        if not active_tags.is_tag_group_enabled(category, pairs):
+            return SKIP_REASONS[category]()
+    return None
 
 
 def before_all(context):
     try:
         system = use_fixture(acceptance_system, context)
         ACTIVE_TAG_VALUES["mode"] = system.settings.mode
+        ACTIVE_TAG_VALUES["market_data"] = "available" if system.settings.market_data_key else "no_key"
     except SuiteError as error:
         report_and_abort(context, error)
 
 
 def before_scenario(context, scenario):
-    if active_tags.should_skip_with_tags(scenario.effective_tags):
-        scenario.skip(f"needs what only an embedded run owns: not run in {ACTIVE_TAG_VALUES['mode']} mode")
+    reason = skip_reason(scenario.effective_tags)
+    if reason:
+        scenario.skip(reason)
         return
     if getattr(context, "system", None) is not None:
         use_fixture(scenario_state, context)

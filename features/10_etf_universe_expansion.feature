@@ -12,6 +12,10 @@ Feature: ETF universe expansion
   The function scenarios stand alone: they store the universes they read with plain SQL as
   TickStockPL's role (test_ themes), so a broken expansion never hides a function's own result.
 
+  The market-data scenario is optional: it asks Massive's (formerly Polygon.io) reference-tickers
+  API whether each member is an existing, active ETF, and runs only when MASSIVE_API_KEY is set.
+  Without a key it is skipped with that reason, and ETF-2 is judged by its other scenarios.
+
   @etf_universe @database @schema_compatibility
   @checklist:ETF-1 @scenario:etf-schema-compatibility
   Scenario: The Phase 3 columns and indexes sit beside the legacy columns and legacy readers still work
@@ -38,6 +42,12 @@ Feature: ETF universe expansion
     And every member has at least 30 daily bars
     And validate_etf_universe_symbols reports every member as an existing, active ETF
     And the producer's validate command agrees that every member is valid
+
+  @etf_universe
+  @checklist:ETF-2 @scenario:etf-market-data @optional @use.with_market_data=available
+  Scenario: Every expanded universe member is an existing, active ETF in Massive's reference data
+    Given the ETF universe manager has expanded all themes
+    Then Massive's reference data lists every universe member as an existing, active ETF
 
   @etf_universe @database
   @checklist:ETF-2 @scenario:etf-liquidity-filter

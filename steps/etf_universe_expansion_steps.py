@@ -2,7 +2,7 @@
 
 from behave import given, then, when
 
-from tickstock_acceptance.checks.etf import notifications, schema_compatibility
+from tickstock_acceptance.checks.etf import market_data, notifications, schema_compatibility
 from tickstock_acceptance.checks.etf import stored_universes as S
 from tickstock_acceptance.checks.etf import universes as U
 from tickstock_acceptance.checks.etf.impact import (
@@ -71,6 +71,14 @@ def step_cli_validate(context):
     if run.returncode not in (0, 1) or not run.report:
         invalid.append(run.describe())
     no_problems(invalid, "the producer's validate command")
+
+
+@then("Massive's reference data lists every universe member as an existing, active ETF")
+def step_market_data(context):
+    settings = context.system.settings
+    no_problems(market_data.member_problems(U.distinct_symbols(context.state.flow.store.members()),
+                                            settings.market_data_url, settings.market_data_key),
+                "Massive reference data")
 
 
 @given("the ETF universe manager has expanded every theme with ETFs added exactly at its thresholds, below "

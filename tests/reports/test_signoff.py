@@ -107,6 +107,32 @@ def test_skipped_scenario_reads_not_run(results_dir):
     assert by_id(build(results_dir))["ENV-2"].status == "not run"
 
 
+def test_skipped_optional_scenario_leaves_its_item_to_the_others_and_its_reason_in_the_item(results_dir):
+    why = "MASSIVE_API_KEY is not set: the market-data check was not run"
+    optional = TaggedScenario("features/x.feature", 6, "market data",
+                              frozenset({"checklist:ENV-2", "optional"}), ("ENV-2",))
+    required = scenario("redis extra", "ENV-2", line=7)  # the same skip without @optional
+
+    def env2(*results) -> so.ItemSignoff:
+        for name, status in results:
+            write_result(results_dir, name, status, ["ENV-2"], why if status == "skipped" else "")
+        item = by_id(so.build_signoff(load_results(results_dir), FACTS, items=ITEMS,
+                                      scenarios=[*SCENARIOS, optional, required]))["ENV-2"]
+        for path in results_dir.glob("*-result.json"):
+            path.unlink()
+        return item
+
+    item = env2(("redis ok", "passed"), ("redis extra", "passed"), ("market data", "skipped"))
+    assert item.status == "passed"
+    assert item.reason == f"optional scenario skipped: market data ({why})"
+    assert env2(("redis ok", "passed"), ("redis extra", "skipped"), ("market data", "skipped")).status \
+        == "not run"  # only @optional scenarios may be skipped
+    assert env2(("market data", "skipped")).status == "not run"  # nothing else passed
+    assert env2(("redis ok", "passed"), ("redis extra", "passed"), ("market data", "failed")).status \
+        == "failed"  # an optional scenario that ran still counts
+    assert env2(("redis ok", "passed"), ("redis extra", "passed"), ("market data", "passed")).reason == ""
+
+
 def test_files_hold_every_item_status_chart_and_signoff_block(results_dir, tmp_path):
     write_result(results_dir, "db ok", "passed", ["ENV-1"], evidence=[round_trip()])
     write_result(results_dir, "redis ok", "broken", ["ENV-2"], "ConnectionError: refused")

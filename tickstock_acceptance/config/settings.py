@@ -11,6 +11,11 @@ External mode has three database identities, as a real deployment does: the cons
 (TickStockApp, ``TEST_DB_USER``), the producer (TickStockPL, ``TEST_DB_PRODUCER_USER``) and the
 administrator used for validation and cleanup (``TEST_DB_ADMIN_USER``); the last two default to
 the consumer's credentials.
+
+The optional market-data check of ETF-2 reads Massive's (formerly Polygon.io) reference data:
+its key, ``MASSIVE_API_KEY``, is a secret like the passwords (environment only, kept out of
+``repr``); its base URL is ``MASSIVE_API_URL`` or ``-D market_data_url`` (our own tests point it
+at a local stub). Without a key the check is skipped, with that reason in the sign-off.
 """
 
 from __future__ import annotations
@@ -40,10 +45,15 @@ ENV_VARS = {
     "TEST_DB_ADMIN_PASSWORD": "admin_db_password",
 }
 SECRET_KEYS = {"db_password": "TEST_DB_PASSWORD", "producer_db_password": "TEST_DB_PRODUCER_PASSWORD",
-               "admin_db_password": "TEST_DB_ADMIN_PASSWORD"}
+               "admin_db_password": "TEST_DB_ADMIN_PASSWORD", "market_data_key": "MASSIVE_API_KEY"}
 EXTERNAL_KEYS = ("db_host", "db_port", "db_user", "redis_host", "redis_port", "producer_db_user",
                  "admin_db_user")
 PRODUCER_COMMAND_ENV = "TICKSTOCK_PRODUCER_COMMAND"
+# Massive's reference data (ETF-2's optional check); neither switches the run to external mode.
+MARKET_DATA_KEY_ENV = "MASSIVE_API_KEY"
+MARKET_DATA_URL_ENV = "MASSIVE_API_URL"
+MARKET_DATA_DEFAULT_URL = "https://api.massive.com"  # the official client's default (massive.rest.BASE)
+URL_PATTERN = re.compile(r"^https?://[^/\s]+(/\S*)?$")
 MODES = ("embedded", "external")
 DB_NAME_PATTERN = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 RESERVED_DB_NAMES = ("postgres", "template0", "template1")
@@ -75,6 +85,9 @@ class Settings:
     # ``producer``. Default: ``python -m <producer>`` with this Python.
     producer_command: str = ""
     UNSAFE_allow_non_test_target: bool = False
+    # Massive's reference-tickers API for ETF-2's optional market-data check; no key: not run.
+    market_data_url: str = MARKET_DATA_DEFAULT_URL
+    market_data_key: str | None = field(default=None, repr=False)
 
     def producer_argv(self) -> list[str]:
         """The producer under test as an argv prefix: ``producer_command``, else ``python -m <producer>``."""
@@ -136,11 +149,16 @@ def load_settings(environ: Mapping[str, str] | None = None,
             external = True
     if environ.get(PRODUCER_COMMAND_ENV):
         values["producer_command"] = environ[PRODUCER_COMMAND_ENV]
+    if environ.get(MARKET_DATA_KEY_ENV):
+        values["market_data_key"] = environ[MARKET_DATA_KEY_ENV]
+    if environ.get(MARKET_DATA_URL_ENV):
+        values["market_data_url"] = environ[MARKET_DATA_URL_ENV]
     if environ.get(UNSAFE_OVERRIDE_ENV):
         values[UNSAFE_OVERRIDE_KEY] = _coerce(UNSAFE_OVERRIDE_KEY, environ[UNSAFE_OVERRIDE_ENV])
     for key, raw in userdata.items():
         if key in SECRET_KEYS:
-            raise SuiteError(f"passwords are not accepted as -D {key} (the process list would show it)",
+            what = "API keys" if key == "market_data_key" else "passwords"
+            raise SuiteError(f"{what} are not accepted as -D {key} (the process list would show it)",
                              f"set {SECRET_KEYS[key]} in the environment instead")
         if key not in KNOWN_KEYS:
             raise SuiteError(f"unknown setting -D {key}",
@@ -167,6 +185,11 @@ def load_settings(environ: Mapping[str, str] | None = None,
     except ValueError as exc:
         raise SuiteError(f"producer command {values.get('producer_command')!r} cannot be read: {exc}",
                          "give a command line, e.g. -D producer_command='./bin/pl-adapter'") from None
+    url = str(values.get("market_data_url", Settings.market_data_url)).rstrip("/")
+    if not URL_PATTERN.match(url):
+        raise SuiteError(f"market data URL {url!r} is not an http(s) URL",
+                         f"give a base URL, e.g. -D market_data_url={MARKET_DATA_DEFAULT_URL}")
+    values["market_data_url"] = url
     if values["mode"] not in MODES:
         raise SuiteError(f"unknown mode {values['mode']!r}", "use -D mode=embedded or -D mode=external")
     return replace(Settings(), **values)

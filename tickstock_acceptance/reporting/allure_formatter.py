@@ -4,6 +4,11 @@ Under allure-behave 2.16.2 ``allure.dynamic.label`` is a no-op (its listener has
 so labels are added where the listener builds the test result. Each checklist tag yields
 ``checklist=<ID>``, and the scenario is placed under its checklist section → item
 (``parentSuite``/``suite``, and ``epic``/``feature`` for the behaviours view).
+
+A scenario skipped on purpose, with a reason (``environment.py``: an active tag whose condition
+does not hold, e.g. no ``MASSIVE_API_KEY`` for ETF-2's optional market-data check), is kept as a
+``skipped`` result whose message is that reason; ``show_skipped = false`` (behave.ini) would drop
+it. Scenarios left out by ``--tags`` carry no reason and are still dropped.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ import os
 import allure_commons
 from allure_behave.formatter import AllureFormatter
 from allure_behave.listener import AllureListener
+from allure_behave.utils import TEST_PLAN_SKIP_REASON
 from allure_commons.logger import AllureFileLogger
-from allure_commons.model2 import Label
+from allure_commons.model2 import Label, Status, StatusDetails
 from allure_commons.types import LabelType
-from allure_commons.utils import get_testplan
+from allure_commons.utils import get_testplan, now
 
 from tickstock_acceptance.config.checklist import by_id, ids_from_tags
 from tickstock_acceptance.config.paths import REPORTS_DIR_ENV, RESULTS_DIR
@@ -55,6 +61,23 @@ class ChecklistAllureListener(AllureListener):
         if any(label.name == LabelType.SUITE for label in labels):
             result.labels = [lb for lb in result.labels if lb.name not in REPLACED]
         result.labels.extend(labels)
+
+    def stop_scenario(self, scenario):
+        reason = scenario.skip_reason if scenario.status == "skipped" else None
+        if not reason or reason == TEST_PLAN_SKIP_REASON:
+            super().stop_scenario(scenario)
+            return
+        # As AllureListener.stop_scenario keeps a result (allure-behave 2.16.2), with the reason.
+        self.flush_steps()
+        result = self.logger.get_test(self.current_scenario_uuid)
+        result.stop = now()
+        result.status = Status.SKIPPED
+        result.statusDetails = StatusDetails(message=str(reason))
+        self.logger.close_test(self.current_scenario_uuid)
+        self.current_step_uuid = None
+        self.group_context.append_test(self.current_scenario_uuid)
+        self.group_context.exit()
+        self.current_scenario_uuid = None
 
 
 class ChecklistAllureFormatter(AllureFormatter):

@@ -14,7 +14,9 @@ the performance history (``history``). Statuses:
 - ``not run``      its scenarios were filtered out (``--tags``), skipped, or produced no result.
 
 An item is never ``passed`` on partial evidence: if one of its scenarios did not run, it reads
-``not run``.
+``not run``. The one exception is explicit: a scenario tagged ``@optional`` that was skipped (with a
+reason, e.g. ETF-2's market-data check without ``MASSIVE_API_KEY``) does not count, and the passed
+item's reason names it with that reason.
 
 Each figure is a ``Figure``: the ``Measurement`` one scenario attached, with its item, scenario
 and baseline comparison (the history keeps one per scenario). For reading, each item's row shows
@@ -57,6 +59,7 @@ from tickstock_acceptance.reporting.results import ScenarioResult, load_results
 PASSED, FAILED, NOT_COVERED, NOT_RUN = "passed", "failed", "not covered", "not run"
 STATUSES = (PASSED, FAILED, NOT_COVERED, NOT_RUN)
 FAILING_RESULT = ("failed", "broken")
+OPTIONAL_TAG = "optional"  # a scenario whose skip does not keep its item from passing (see judge_item)
 SIGNOFF_FILES = ("signoff.json", "signoff.md", "signoff.html")
 CHART_MIN_SAMPLES = 2  # the chart draws distributions only; a single sample stays in the tables
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -250,12 +253,16 @@ def judge_item(item: Item, scenarios: Sequence[coverage.TaggedScenario],
     if regressions:
         return FAILED, "regression: " + regressions[0].describe()
     passed = [r for r in mine if r.status == "passed"]
-    if passed and len(passed) >= len(scenarios):
+    # A skipped @optional scenario (e.g. no MASSIVE_API_KEY) leaves the verdict to the other scenarios.
+    optional = {s.name for s in scenarios if OPTIONAL_TAG in s.tags}
+    skipped_optional = [r for r in mine if r.status == "skipped" and r.name in optional]
+    if passed and len(passed) + len(skipped_optional) >= len(scenarios):
         unmeasured = targets_without_figure(item, figures)
         if unmeasured:
             return FAILED, "; ".join(f"no figure recorded against target {describe_target(t)}"
                                      for t in unmeasured)
-        return PASSED, ""
+        return PASSED, "; ".join(f"optional scenario skipped: {r.name} ({r.message or 'no reason given'})"
+                                 for r in skipped_optional)
     skipped = [r for r in mine if r.status == "skipped"]
     chosen = [s for s in scenarios if s in set(selected)]
     if not chosen:
