@@ -28,16 +28,13 @@ from typing import IO, Self
 
 import port_for
 import psutil
-import redis
 from mirakuru import TCPExecutor
 from mirakuru.exceptions import AlreadyRunning, ProcessExitedWithError, TimeoutExpired
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from tickstock_acceptance.core.errors import SuiteError
 from tickstock_acceptance.core.waiting import wait_until
 from tickstock_acceptance.infra.db import DbEndpoint, try_select_one
-from tickstock_acceptance.infra.redis_client import RedisEndpoint, client
+from tickstock_acceptance.infra.redis_client import RedisEndpoint, try_ping
 
 RUN_DIR_PREFIX = "tickstock-run-"
 OWNER_FILE = "owner.pid"
@@ -459,16 +456,7 @@ class EmbeddedRedis(EmbeddedServer):
             cwd=str(self.base))
 
     def answers(self) -> bool:
-        # One PING, no client retries: redis-py's default retries would stretch a failed probe to
-        # seconds (tens of seconds on a frozen server) and blur the time to the first success.
-        probe = client(self.endpoint(), 0, socket_connect_timeout=2, socket_timeout=2,
-                       retry=Retry(NoBackoff(), 0))
-        try:
-            return bool(probe.ping())
-        except redis.RedisError:
-            return False
-        finally:
-            probe.close()
+        return try_ping(self.endpoint())
 
     def endpoint(self) -> RedisEndpoint:
         return RedisEndpoint(self.host, self.port)

@@ -48,7 +48,7 @@ def checked_client(endpoint: RedisEndpoint, db: int) -> redis.Redis:
 def try_ping(endpoint: RedisEndpoint) -> bool:
     """One PING, no retries (redis-py retries 3 times with backoff by default: a liveness probe must
     answer for the server as it is now)."""
-    probe = client(endpoint, 0, socket_timeout=2, retry=Retry(NoBackoff(), 0))
+    probe = client(endpoint, 0, socket_connect_timeout=2, socket_timeout=2, retry=Retry(NoBackoff(), 0))
     try:
         return bool(probe.ping())
     except redis.RedisError:
