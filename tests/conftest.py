@@ -1,19 +1,36 @@
-"""Shared fixtures for the project's own tests."""
+"""Shared fixtures for the project's own tests.
+
+Everything the tests write goes under pytest's own temporary directories (``tmp_path``,
+``tmp_path_factory``). The session ends with a check that it left nothing of ours in the system's
+temporary directory (see ``no_temp_leftovers``).
+"""
 
 from __future__ import annotations
 
 import glob
 import os
+import re
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 import pytest
 
+from tests.isolated_run import ISOLATED_ENV_PREFIXES
+from tickstock_acceptance.infra.embedded import OWNER_FILE, RUN_DIR_PREFIX
+
 ROOT = Path(__file__).resolve().parent.parent
+TEMP_DIR = tempfile.gettempdir()
+
+# Every process this session starts inherits this marker (run_cli and run_isolated keep it), so a
+# run directory can be told apart from one of another person's run on the same machine.
+SESSION_MARK = "ACCEPTANCE_TESTS_SESSION"
+os.environ.setdefault(SESSION_MARK, str(os.getpid()))
+
+_tmp_factory: pytest.TempPathFactory | None = None
 
 
 @dataclass
@@ -22,6 +39,23 @@ class CliResult:
     stdout: str
     stderr: str
     reports_dir: Path
+    leftovers: list[str] = field(default_factory=list)  # servers/run dirs left behind (full_run)
+
+
+def _private_dir(prefix: str) -> Path:
+    """A fresh directory under this session's pytest temporary root."""
+    if _tmp_factory is None:
+        raise RuntimeError("run_cli without reports_dir needs a pytest session (tmp_path_factory)")
+    return _tmp_factory.mktemp(prefix, numbered=True)
+
+
+def cli_env(env: dict | None = None) -> dict:
+    """The environment of a suite process: ours without any TEST_*, TICKSTOCK_* or MASSIVE_*
+    setting (no person's target, no timeout multiplier, no market-data API key: no test calls a
+    real external API unless it passes the key itself), plus ``env``."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(ISOLATED_ENV_PREFIXES)}
+    full_env.update(env or {})
+    return full_env
 
 
 def run_cli(*args: str, env: dict | None = None, module: str = "tickstock_acceptance",
@@ -29,44 +63,128 @@ def run_cli(*args: str, env: dict | None = None, module: str = "tickstock_accept
     """Run ``python -m <module> args`` from the repo root with a clean TEST_* environment.
 
     Reports go to a private directory (``TICKSTOCK_REPORTS_DIR``) so the project's tests never
-    overwrite a person's last report or each other's.
+    overwrite a person's last report or each other's: ``reports_dir`` (a test's ``tmp_path``), or
+    else a new directory under this session's pytest temporary root.
     """
-    reports_dir = reports_dir or Path(tempfile.mkdtemp(prefix="tickstock-test-reports-"))
-    full_env = {k: v for k, v in os.environ.items()
-                if not k.startswith(("TEST_DB_", "TEST_REDIS_", "TICKSTOCK_"))}
-    full_env.update(env or {})
+    reports_dir = reports_dir or _private_dir("reports")
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    full_env = cli_env(env)
     full_env["TICKSTOCK_REPORTS_DIR"] = str(reports_dir)
     proc = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
     return CliResult(proc.returncode, proc.stdout, proc.stderr, reports_dir)
 
 
+# -- run directories and their servers ----------------------------------------------------------
+
 def run_dirs() -> set[str]:
-    return set(glob.glob(os.path.join(tempfile.gettempdir(), "tickstock-run-*")))
+    return set(glob.glob(os.path.join(TEMP_DIR, RUN_DIR_PREFIX + "*")))
+
+
+def run_dir_owner(run_dir: str) -> int | None:
+    try:
+        return int(Path(run_dir, OWNER_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def started_by_this_session(pid: int) -> bool:
+    """``pid`` is this pytest process or a process started under it (it carries our marker)."""
+    if pid == os.getpid():
+        return True
+    try:
+        return psutil.Process(pid).environ().get(SESSION_MARK) == os.environ[SESSION_MARK]
+    except (psutil.Error, OSError):
+        return False
+
+
+def in_use_by_another_session(run_dir: str) -> bool:
+    """The run directory's owner is alive and is not ours: another person's run in progress."""
+    pid = run_dir_owner(run_dir)
+    return pid is not None and psutil.pid_exists(pid) and not started_by_this_session(pid)
+
+
+_RUN_DIR_IN = re.compile(re.escape(os.path.join(TEMP_DIR, RUN_DIR_PREFIX)) + r"[^/\s]+")
 
 
 def server_processes(ignore_dirs: set[str] = frozenset()) -> list[str]:
     """Embedded servers whose home is a suite run directory, other than ``ignore_dirs``.
 
     Take ``run_dirs()`` before starting a run and pass it here afterwards, so servers of other
-    runs (this session's fixtures, a person's run) do not count.
+    runs (this session's fixtures, a person's run) do not count. A server whose run is still in
+    progress in another session (someone else started it meanwhile) does not count either.
     """
     found = []
     for proc in psutil.process_iter(["cmdline", "cwd", "name"]):
         if proc.info["name"] not in ("postgres", "redis-server"):
             continue
         where = " ".join(proc.info["cmdline"] or []) + " " + (proc.info["cwd"] or "")
-        if "tickstock-run-" in where and not any(d in where for d in ignore_dirs):
-            found.append(f"{proc.pid} {proc.info['name']} {where}")
+        if RUN_DIR_PREFIX not in where or any(d in where for d in ignore_dirs):
+            continue
+        homes = set(_RUN_DIR_IN.findall(where))
+        if homes and all(in_use_by_another_session(h) for h in homes):
+            continue
+        found.append(f"{proc.pid} {proc.info['name']} {where}")
     return found
 
 
+def leftovers_since(before: set[str]) -> list[str]:
+    """What runs started after ``run_dirs()`` returned ``before`` left behind: servers, and run
+    directories (except those of runs still in progress in another session)."""
+    dirs = [d for d in sorted(run_dirs() - before) if not in_use_by_another_session(d)]
+    return server_processes(before) + [f"run directory {d}" for d in dirs]
+
+
+# -- nothing left in the system's temporary directory -------------------------------------------
+
+def watched(name: str) -> bool:
+    """Entries of the system temp directory that this project's tests or runs may create."""
+    if name.startswith("pytest-of-"):  # pytest's own temporary root (tmp_path lives there)
+        return False
+    return "tickstock" in name or name.startswith("test_")
+
+
+def temp_leftovers(before: set[str]) -> list[str]:
+    """Watched entries of the temp directory that appeared since ``before`` and are still there,
+    except run directories of a run still in progress in another session."""
+    left = []
+    for name in sorted(set(os.listdir(TEMP_DIR)) - before):
+        path = os.path.join(TEMP_DIR, name)
+        if not watched(name) or not os.path.lexists(path):
+            continue
+        if name.startswith(RUN_DIR_PREFIX) and in_use_by_another_session(path):
+            continue
+        left.append(path)
+    return left
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_temp_leftovers(tmp_path_factory):
+    """Session-wide: what the tests and the runs they start write lives under pytest's tmp; at the
+    end, nothing new named *tickstock* or test_* may remain in the system temp directory.
+
+    Set up before any other fixture and torn down after all of them (servers' run directories of
+    session fixtures are gone by then); a leftover errors the session's last test.
+    """
+    global _tmp_factory
+    _tmp_factory = tmp_path_factory
+    before = set(os.listdir(TEMP_DIR))
+    yield
+    _tmp_factory = None
+    left = temp_leftovers(before)
+    if left:
+        pytest.fail(f"the session left {len(left)} entr{'y' if len(left) == 1 else 'ies'} in "
+                    f"{TEMP_DIR}: " + ", ".join(left), pytrace=False)
+
+
+# -- shared, expensive set-up -------------------------------------------------------------------
+
 @pytest.fixture(scope="session")
-def full_run() -> CliResult:
+def full_run(tmp_path_factory) -> CliResult:
     """One complete `make acceptance`-style run (results, Allure report, sign-off) per session."""
     before = run_dirs()
-    result = run_cli("run")
-    result.leftovers = server_processes(before)
+    result = run_cli("run", reports_dir=tmp_path_factory.mktemp("full-run"))
+    result.leftovers = leftovers_since(before)
     return result
 
 
@@ -76,9 +194,27 @@ def embedded_postgres():
     from tickstock_acceptance.infra.embedded import EmbeddedPostgres, RunDir
 
     run_dir = RunDir()
-    pg = EmbeddedPostgres(run_dir.path).start()
     try:
-        yield pg
+        pg = EmbeddedPostgres(run_dir.path).start()
+        try:
+            yield pg
+        finally:
+            pg.close()
     finally:
-        pg.close()
+        run_dir.remove()
+
+
+@pytest.fixture(scope="session")
+def embedded_redis():
+    """A throwaway Redis owned by the test session (the 'external' Redis of external-mode tests)."""
+    from tickstock_acceptance.infra.embedded import EmbeddedRedis, RunDir
+
+    run_dir = RunDir()
+    try:
+        redis = EmbeddedRedis(run_dir.path).start()
+        try:
+            yield redis
+        finally:
+            redis.close()
+    finally:
         run_dir.remove()

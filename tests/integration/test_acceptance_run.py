@@ -2,33 +2,70 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import time
 
 import psutil
 
-from tests.conftest import ROOT, run_cli, run_dirs, server_processes
+from tests.conftest import ROOT, cli_env, leftovers_since, run_cli, run_dir_owner, run_dirs, server_processes
+from tests.isolated_run import describe
+from tickstock_acceptance.config.measurement import TIMEOUT_MULTIPLIER_ENV
 from tickstock_acceptance.core.waiting import wait_until
+from tickstock_acceptance.reporting.results import load_results
+
+BUSY_LOOP = "while True: pass"
 
 
 def check_clean_run(result, leftovers) -> None:
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    """Exit 0, no traceback, a summary, nothing left behind; on failure, name each failed scenario
+    (its key) with its message."""
+    results = load_results(result.reports_dir / "allure-results")
+    failed = [r for r in results if r.status not in ("passed", "skipped")]
+    assert result.returncode == 0 and not failed, (
+        f"exit {result.returncode}; scenarios not passed:\n{describe(failed)}\n"
+        + result.stdout[-3000:] + result.stderr[-2000:])
+    assert results, "no Allure results written"
     assert "Traceback" not in result.stdout + result.stderr
     assert "summary" in result.stdout and "Report:" in result.stdout
-    assert leftovers == [], "servers left behind"
+    assert leftovers == [], "left behind"
 
 
-def test_full_acceptance_run_twice_leaves_nothing_behind(full_run):
+@contextlib.contextmanager
+def busy_cores(count: int):
+    """``count`` processes spinning `while True: pass` (one per core); always killed on exit."""
+    loops: list[subprocess.Popen] = []
+    try:
+        for _ in range(count):
+            loops.append(subprocess.Popen([sys.executable, "-c", BUSY_LOOP],
+                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL))
+        yield loops
+    finally:
+        for proc in loops:
+            if proc.poll() is None:
+                proc.kill()
+        for proc in loops:
+            proc.wait(timeout=30)
+
+
+def cpu_seconds(loops: list[subprocess.Popen]) -> float:
+    total = 0.0
+    for proc in loops:
+        times = psutil.Process(proc.pid).cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def test_full_acceptance_run_twice_leaves_nothing_behind(full_run, tmp_path):
+    """The session's full run, then a second one while two busy loops keep both cores of a 2-core
+    machine busy: with the default deadlines (no timeout multiplier), every scenario still passes,
+    and neither run leaves a server or a run directory behind."""
     check_clean_run(full_run, full_run.leftovers)
-    before = run_dirs()
-    second = run_cli("run", "--no-report")
-    check_clean_run(second, server_processes(before))
-
     results = list((full_run.reports_dir / "allure-results").glob("*-result.json"))
-    assert results, "no Allure results written"
     labels = [lb for f in results for lb in json.loads(f.read_text())["labels"]
               if lb["name"] == "checklist"]
     assert {lb["value"] for lb in labels} >= {"ENV-1", "ENV-2", "ENV-3"}
@@ -38,10 +75,28 @@ def test_full_acceptance_run_twice_leaves_nothing_behind(full_run):
     if (ROOT / "node_modules" / ".bin" / "allure").exists():
         assert (full_run.reports_dir / "allure-report" / "index.html").exists()
 
+    assert TIMEOUT_MULTIPLIER_ENV not in cli_env(), "the run under load must use the default deadlines"
+    before = run_dirs()
+    with busy_cores(2) as loops:
+        t0, loop_cpu0, machine0 = time.monotonic(), cpu_seconds(loops), psutil.cpu_times()
+        second = run_cli("run", "--no-report", reports_dir=tmp_path)
+        elapsed, machine = time.monotonic() - t0, psutil.cpu_times()
+        loop_cpu = cpu_seconds(loops) - loop_cpu0
+        spinning = [proc.poll() is None for proc in loops]
+    assert all(proc.returncode is not None for proc in loops), "busy loops left running"
+    idle = (machine.idle - machine0.idle) / (elapsed * psutil.cpu_count())
+    load = (f"under load: {elapsed:.0f} s, machine idle {idle:.1%}, the busy loops took "
+            f"{loop_cpu / elapsed:.2f} cores (exit {second.returncode})")
+    print(load)
+    check_clean_run(second, leftovers_since(before))
+    # ... and the machine really was busy throughout: both loops spun until the run ended, and the
+    # CPUs were (almost) never idle. How much the loops themselves got depends on what else runs.
+    assert all(spinning), "a busy loop ended before the run did"
+    assert idle <= 0.10, load
+
 
 def test_ctrl_c_mid_run_stops_the_servers_the_run_started(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_DB_", "TEST_REDIS_"))}
-    env["TICKSTOCK_REPORTS_DIR"] = str(tmp_path)
+    env = cli_env({"TICKSTOCK_REPORTS_DIR": str(tmp_path)})
     before = run_dirs()
     proc = subprocess.Popen([sys.executable, "-m", "tickstock_acceptance", "run", "--no-report"],
                             cwd=ROOT, env=env, start_new_session=True,
@@ -51,7 +106,7 @@ def test_ctrl_c_mid_run_stops_the_servers_the_run_started(tmp_path):
         def own_servers():
             kids = {p.pid for p in psutil.Process(proc.pid).children(recursive=True)}
             owned = [d for d in run_dirs() - before
-                     if _owner(d) in kids and len(server_processes(run_dirs() - {d})) >= 2]
+                     if run_dir_owner(d) in kids and len(server_processes(run_dirs() - {d})) >= 2]
             return owned
 
         wait_until(own_servers, 60, "this run's embedded servers running")
@@ -59,17 +114,11 @@ def test_ctrl_c_mid_run_stops_the_servers_the_run_started(tmp_path):
         _, err = proc.communicate(timeout=90)
         assert proc.returncode != 0
         assert "Traceback" not in err
-        wait_until(lambda: server_processes(before) == [], 15, "no server left behind")
+        wait_until(lambda: leftovers_since(before) == [], 15, "no server or run directory left behind")
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _owner(run_dir: str) -> int | None:
-    try:
-        return int(open(os.path.join(run_dir, "owner.pid")).read().strip())
-    except (OSError, ValueError):
-        return None
+            proc.wait(timeout=30)
 
 
 def test_plain_behave_starts_from_clean_results(tmp_path):

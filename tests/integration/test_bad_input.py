@@ -99,8 +99,10 @@ def test_migrate_refuses_production_named_database(embedded_postgres):
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (["-D", "producer=nosuchmod"], "cannot be imported"),
-    (["-D", "producer=os"], "create_producer"),
+    # The producer is a command (README): `<command> --help` must run and exit 0.
+    (["-D", "producer=nosuchmod"], "nosuchmod"),
+    (["-D", "producer_command=/nonexistent/pl-adapter"], "cannot be run"),
+    (["-D", "producer_command=false"], "exited 1"),
     (["-D", "db_name=postgres"], "reserved"),
     (["-D", "db_name="], "identifier"),
     (["--tags", "@checklist:ENV-1 and ("], "bad --tags expression"),

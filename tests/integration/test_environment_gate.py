@@ -7,24 +7,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from tests.conftest import run_cli
 from tests.integration.test_bad_input import create_database, external_env
 from tickstock_acceptance.infra.db import session
-from tickstock_acceptance.infra.embedded import EmbeddedRedis, RunDir
 
 
-@pytest.fixture(scope="module")
-def embedded_redis():
-    run_dir = RunDir()
-    redis = EmbeddedRedis(run_dir.path).start()
-    yield redis
-    redis.close()
-    run_dir.remove()
-
-
-def test_missing_index_fails_env1_and_stops_the_run(embedded_postgres, embedded_redis):
+def test_missing_index_fails_env1_and_stops_the_run(embedded_postgres, embedded_redis, tmp_path):
     create_database(embedded_postgres, "broken_index_test", migrate=True)
     with session(embedded_postgres.admin_endpoint("broken_index_test")) as conn, conn.cursor() as cur:
         cur.execute("DROP INDEX idx_cache_entries_updated")
@@ -32,12 +20,12 @@ def test_missing_index_fails_env1_and_stops_the_run(embedded_postgres, embedded_
     env.update({"TEST_REDIS_HOST": embedded_redis.host, "TEST_REDIS_PORT": str(embedded_redis.port)})
 
     # The CLI refuses up front, naming what is missing.
-    cli = run_cli("run", "--no-report", env=env)
+    cli = run_cli("run", "--no-report", env=env, reports_dir=tmp_path / "cli")
     assert cli.returncode == 2 and "idx_cache_entries_updated" in cli.stderr
     assert "Traceback" not in cli.stderr
 
     # Plain behave: the environment feature itself finds it, and nothing after it runs.
-    result = run_cli("--no-summary", env=env, module="behave")
+    result = run_cli("--no-summary", env=env, module="behave", reports_dir=tmp_path / "behave")
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR:")]
     assert len(errors) == 1 and "environment is not valid" in errors[0], result.stderr

@@ -14,11 +14,10 @@ from psycopg2 import sql
 
 from tests.conftest import run_cli
 from tests.integration.test_bad_input import create_database
-from tests.integration.test_environment_gate import embedded_redis  # noqa: F401 (fixture)
 from tickstock_acceptance.infra.db import session
 
 
-def test_external_run_with_consumer_producer_and_admin_roles(embedded_postgres, embedded_redis):  # noqa: F811
+def test_external_run_with_consumer_producer_and_admin_roles(embedded_postgres, embedded_redis, tmp_path):
     pg = embedded_postgres
     create_database(pg, "ext_happy_test", migrate=True)
     passwords = {"app_readwrite": secrets.token_urlsafe(12), "tickstock_producer": secrets.token_urlsafe(12)}
@@ -32,7 +31,7 @@ def test_external_run_with_consumer_producer_and_admin_roles(embedded_postgres, 
            "TEST_DB_PRODUCER_PASSWORD": passwords["tickstock_producer"],
            "TEST_DB_ADMIN_USER": "postgres", "TEST_DB_ADMIN_PASSWORD": pg.superuser_password,
            "TEST_REDIS_HOST": embedded_redis.host, "TEST_REDIS_PORT": str(embedded_redis.port)}
-    result = run_cli("run", "--no-report", env=env)
+    result = run_cli("run", "--no-report", env=env, reports_dir=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     output = result.stdout + result.stderr
     for secret in (*passwords.values(), pg.superuser_password):

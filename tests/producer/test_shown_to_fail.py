@@ -1,14 +1,20 @@
 """Each broken producer variant turns exactly its own scenarios red; the reference turns none red.
 
 Every run is a real suite run (embedded PostgreSQL and Redis, the producer as a separate process)
-into a private results directory, so a person's ``reports/allure-results`` is left alone.
+into a private results directory, so a person's ``reports/allure-results`` is left alone. The
+reference producer's run is the session's full run (``full_run``, the same features and producer
+through ``python -m tickstock_acceptance run``), shared with the acceptance-run and report tests.
+
+Scenarios are named by their stable ``@scenario:<key>`` tag, or by a checklist ID where every
+scenario of that item is meant; titles may change freely.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.isolated_run import run_isolated
+from tests.isolated_run import describe, optional_keys, resolve, results_by_key, run_isolated, scenario_index
+from tickstock_acceptance.reporting.results import load_results
 
 FEATURES = [
     "features/00_environment_validation.feature",
@@ -18,27 +24,18 @@ FEATURES = [
     "features/70_target_compliance.feature",
 ]
 
-NOTIFICATIONS = {
-    "TickStockApp receives the expansion notifications with the right content within the delivery target",
-    "A TickStockApp instance that was offline during the expansion catches up from the stream",
-    "A theme that cannot be written is reported as failed and gets no theme_updated",
-}
-LIQUIDITY = {"Only ETFs that pass their theme's liquidity filter make it into a universe"}
-SUMMARY = {"get_etf_universes_summary lists every universe once with its true symbol count"}
-CONTRACT = {"Every message observed during the run follows the channel naming convention and its JSON Schema"}
-# Without the stream: RED-2, ETF-3's offline catch-up, and RED-1 (which also judges what the streams keep).
-PERSISTENCE = {
-    "Notifications a crashed TickStockApp instance read but never acknowledged go to another instance of "
-    "its group",
-    "The universe stream stays bounded under volume and still holds what an instance offline for a while "
-    "missed",
-    "A TickStockApp instance that was offline during the expansion catches up from the stream",
-} | CONTRACT
+# ETF-3's three scenarios: the notifications arrive, an offline instance catches up, a failed theme.
+NOTIFICATIONS = {"etf-notifications", "etf-offline-catch-up", "etf-failed-theme"}
+LIQUIDITY = {"etf-liquidity-filter"}
+SUMMARY = {"etf-universes-summary"}
+CONTRACT = {"RED-1"}  # every message follows the channel naming convention and its JSON Schema
+# Without the stream: all of RED-2 (crash-claim, bounded stream), ETF-3's offline catch-up, and
+# RED-1 (which also judges what the streams keep).
+PERSISTENCE = {"RED-2", "etf-offline-catch-up"} | CONTRACT
 
-VARIANTS = {
-    "tickstock_producer": set(),
+BROKEN_VARIANTS = {
     # RED-2's scenarios need theme_updated too: a batch to crash in, and the volume past MAXLEN.
-    "tests.broken.drops_theme_updated": NOTIFICATIONS | (PERSISTENCE - NOTIFICATIONS - CONTRACT),
+    "tests.broken.drops_theme_updated": NOTIFICATIONS | {"RED-2"},
     "tests.broken.skips_liquidity_filter": LIQUIDITY,
     "tests.broken.wrong_summary": SUMMARY,
     "tests.broken.malformed_messages": CONTRACT,
@@ -46,26 +43,63 @@ VARIANTS = {
 }
 
 
-@pytest.mark.parametrize("producer", list(VARIANTS))
-def test_variant_fails_exactly_its_scenarios(producer, tmp_path):
+@pytest.fixture(scope="module")
+def scenarios() -> dict[str, frozenset[str]]:
+    """Scenario key -> tags of every scenario in FEATURES (read from the feature files)."""
+    return scenario_index(FEATURES)
+
+
+def test_expectations_name_existing_scenarios(scenarios):
+    """Cheap guard: every key and checklist ID the expectations use exists in the features."""
+    for expected in BROKEN_VARIANTS.values():
+        assert resolve(expected, scenarios)
+    assert resolve(NOTIFICATIONS | {"RED-2"}, scenarios) == {
+        "etf-notifications", "etf-offline-catch-up", "etf-failed-theme",
+        "redis-crash-claim", "redis-bounded-stream"}
+    assert resolve(PERSISTENCE, scenarios) == {
+        "redis-crash-claim", "redis-bounded-stream", "etf-offline-catch-up", "redis-message-contract"}
+
+
+def test_reference_producer_fails_nothing(full_run, scenarios):
+    """The reference producer (the session's full run) passes every scenario of FEATURES."""
+    by_key = results_by_key(load_results(full_run.reports_dir / "allure-results"))
+    output = full_run.stdout[-3000:] + full_run.stderr[-2000:]
+    assert set(scenarios) <= set(by_key), f"scenarios that did not run: {set(scenarios) - set(by_key)}"
+    optional = optional_keys(scenarios)
+    not_passed = [r for r in by_key.values()
+                  if r.status != "passed" and not (r.status == "skipped" and r.key in optional)]
+    assert not not_passed, "not passed with the reference producer:\n" + describe(not_passed) + output
+    assert full_run.returncode == 0, output
+    assert full_run.leftovers == [], "servers of the run left behind"
+
+
+@pytest.mark.parametrize("producer", list(BROKEN_VARIANTS))
+def test_variant_fails_exactly_its_scenarios(producer, scenarios, tmp_path):
+    expected = resolve(BROKEN_VARIANTS[producer], scenarios)
     run = run_isolated(FEATURES, tmp_path / "results", {"producer": producer})
     statuses = run.statuses()
-    assert len(statuses) >= 20, run.output[-3000:]
-    for name in VARIANTS[producer]:
-        assert name in statuses, f"scenario not found: {name}"
-    assert run.failed() == VARIANTS[producer], run.output[-4000:]
-    assert run.passed() == set(statuses) - VARIANTS[producer]
-    assert (run.returncode != 0) == bool(VARIANTS[producer])
+    report = "\n" + run.describe() + "\n" + run.output[-3000:]
+    assert set(statuses) == set(scenarios), (
+        f"missing: {sorted(set(scenarios) - set(statuses))}, "
+        f"unexpected: {sorted(set(statuses) - set(scenarios))}" + report)
+    assert run.failed() == expected, (
+        f"should have failed but did not: {sorted(expected - run.failed())}, "
+        f"failed but should not have: {sorted(run.failed() - expected)}" + report)
+    # Only an @optional scenario may be skipped (e.g. no market-data API key: the tests never pass one).
+    skipped = {key for key, status in statuses.items() if status == "skipped"}
+    assert skipped <= optional_keys(scenarios), f"skipped: {sorted(skipped)}" + report
+    assert run.passed() == set(statuses) - expected - skipped, report
+    assert run.returncode != 0, report
     assert run.leftovers == [], "servers of the run left behind"
 
 
-def test_misnamed_channel_fails_env3_and_stops_the_run(tmp_path):
+def test_misnamed_channel_fails_env3_and_stops_the_run(scenarios, tmp_path):
     """Environment validation reads the producer's channel configuration; a bad name stops the run."""
     run = run_isolated(FEATURES, tmp_path / "results", {"producer": "tests.broken.misnamed_channels"})
-    assert run.failed() == {"The required notification channels are configured and follow the naming "
-                            "convention"}, run.output[-3000:]
-    assert set(run.statuses()) == run.failed() | {
-        "The test database is reachable and carries the Phase 3 schema",
-        "The test Redis is reachable and its test databases are usable and isolated"}
+    report = "\n" + run.describe() + "\n" + run.output[-3000:]
+    assert run.failed() == {"env-channels"}, report
+    # Only the environment feature ran: ENV-1 and ENV-2 passed, nothing after ENV ran.
+    assert set(run.statuses()) == resolve({"ENV-1", "ENV-2", "ENV-3"}, scenarios), report
+    assert run.passed() == resolve({"ENV-1", "ENV-2"}, scenarios), report
     assert run.returncode != 0 and "environment is not valid" in run.output
     assert run.leftovers == []
