@@ -100,14 +100,20 @@ class _Cluster:
 
 
 class _SystemAsConsumer:
-    """What the finder needs of the run's system: sessions as the consumer, on one database."""
+    """What the finder needs of the run's system: sessions as the consumer, on one database, and
+    the identities that play the contract's roles (here the reference roles, as in embedded mode)."""
 
     def __init__(self, endpoint: DbEndpoint) -> None:
-        self.endpoint = endpoint
+        self.consumer = endpoint
+
+    def endpoint(self, role: str = "consumer") -> DbEndpoint:
+        users = {"consumer": self.consumer.user, "producer": "tickstock_producer"}
+        return DbEndpoint(self.consumer.host, self.consumer.port, self.consumer.dbname, users[role],
+                          self.consumer.password)
 
     def session(self, role: str = "consumer", autocommit: bool = True):
         assert role == "consumer"
-        return session(self.endpoint, autocommit=autocommit)
+        return session(self.consumer, autocommit=autocommit)
 
 
 @pytest.fixture(scope="module")

@@ -68,3 +68,32 @@ def test_a_missing_role_reported_by_the_server_points_at_make_migrate():
     error = explain_connect_error(DbEndpoint("db.example", 5432, "x_test", "app_readwrite"),
                                   psycopg2.OperationalError('FATAL:  role "app_readwrite" does not exist'))
     assert "role 'app_readwrite' does not exist" in error.one_line() and "make migrate" in error.one_line()
+
+
+def test_a_consumer_role_of_its_own_is_judged_by_the_consumers_rules(embedded_postgres, embedded_redis,
+                                                                      tmp_path):
+    """A deployment's own consumer role (not named app_readwrite) that may write a shared table is
+    refused: the contract judges the identities the run connects as, not fixed role names."""
+    pg = embedded_postgres
+    create_database(pg, DB, migrate=True)
+    pw = {role: secrets.token_urlsafe(12) for role in ("test_shop_app", "tickstock_producer")}
+    with session(pg.admin_endpoint(DB)) as conn, conn.cursor() as cur:
+        cur.execute("DROP ROLE IF EXISTS test_shop_app")
+        cur.execute(sql.SQL("CREATE ROLE test_shop_app WITH LOGIN PASSWORD %s"), (pw["test_shop_app"],))
+        cur.execute(sql.SQL("ALTER ROLE tickstock_producer WITH LOGIN PASSWORD %s"),
+                    (pw["tickstock_producer"],))
+        cur.execute("GRANT app_readwrite TO test_shop_app")        # the consumer's rights ...
+        cur.execute("GRANT UPDATE ON cache_entries TO test_shop_app")  # ... and one it must not have
+    try:
+        result = run_cli("run", "--no-report", reports_dir=tmp_path, env=_env(
+            pg, embedded_redis, TEST_DB_USER="test_shop_app", TEST_DB_PASSWORD=pw["test_shop_app"],
+            TEST_DB_PRODUCER_USER="tickstock_producer", TEST_DB_PRODUCER_PASSWORD=pw["tickstock_producer"],
+            TEST_DB_ADMIN_USER="postgres", TEST_DB_ADMIN_PASSWORD=pg.superuser_password))
+        line = _one_error_line(result)
+        assert "role test_shop_app (TickStockApp) has UPDATE on table cache_entries" in line
+        assert "does not exist" not in line
+    finally:
+        with session(pg.admin_endpoint(DB)) as conn, conn.cursor() as cur:
+            cur.execute("REVOKE ALL ON cache_entries FROM test_shop_app")
+            cur.execute("REVOKE app_readwrite FROM test_shop_app")
+            cur.execute("DROP ROLE test_shop_app")

@@ -15,6 +15,7 @@ import pytest
 
 from tests.isolated_run import describe, optional_keys, resolve, results_by_key, run_isolated, scenario_index
 from tickstock_acceptance.reporting.results import load_results
+from tickstock_acceptance.reporting.signoff import build_signoff
 
 FEATURES = [
     "features/00_environment_validation.feature",
@@ -33,6 +34,11 @@ CONTRACT = {"RED-1"}  # every message follows the channel naming convention and 
 # RED-1 (which also judges what the streams keep).
 PERSISTENCE = {"RED-2", "etf-offline-catch-up"} | CONTRACT
 
+# Every scenario that needs the producer's expansion; the function scenarios (ETF-4) store their own
+# universes, so a broken expansion leaves them green.
+EXPANSION = {"ETF-1", "etf-historical-loader", "etf-liquidity-filter", "ETF-3", "ETF-5", "DB-2", "RED-1",
+             "RED-2", "PERF-2"}
+
 BROKEN_VARIANTS = {
     # RED-2's scenarios need theme_updated too: a batch to crash in, and the volume past MAXLEN.
     "tests.broken.drops_theme_updated": NOTIFICATIONS | {"RED-2"},
@@ -40,7 +46,20 @@ BROKEN_VARIANTS = {
     "tests.broken.wrong_summary": SUMMARY,
     "tests.broken.malformed_messages": CONTRACT,
     "tests.broken.no_stream": PERSISTENCE,
+    "tests.broken.expansion_db_error": EXPANSION,
 }
+
+# What the failure of a variant's telling scenario must say (its cause, in domain words).
+MESSAGES = {
+    "tests.broken.drops_theme_updated": ("etf-notifications", "theme_updated missing for"),
+    "tests.broken.skips_liquidity_filter": ("etf-liquidity-filter", "below"),
+    "tests.broken.wrong_summary": ("etf-universes-summary", "symbol_count"),
+    "tests.broken.malformed_messages": ("redis-message-contract", "failed_count"),
+    "tests.broken.no_stream": ("etf-offline-catch-up", "caught up 0 notifications"),
+    "tests.broken.expansion_db_error": ("etf-historical-loader", 'column "symbols"'),
+}
+# The database error of a broken expansion reaches every failing scenario and the sign-off's reasons.
+DATABASE_ERROR = 'column "symbols" of relation "cache_entries" does not exist'
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +110,19 @@ def test_variant_fails_exactly_its_scenarios(producer, scenarios, tmp_path):
     assert run.passed() == set(statuses) - expected - skipped, report
     assert run.returncode != 0, report
     assert run.leftovers == [], "servers of the run left behind"
+    messages = {r.key: r.message for r in run.results if r.status in ("failed", "broken")}
+    key, says = MESSAGES[producer]
+    assert says in messages[key], f"{key} failed saying {messages[key]!r}, expected it to say {says!r}"
+    bare = {k: m for k, m in messages.items() if not m or m.startswith(("AssertionError", "Traceback"))}
+    assert not bare, f"failures that do not say why: {bare}"
+    if producer == "tests.broken.expansion_db_error":
+        assert all(DATABASE_ERROR in m for m in messages.values()), messages
+        signoff = build_signoff(run.results, {}, feature_paths=FEATURES)
+        reasons = {i.id: i.reason for i in signoff.items if i.status == "failed"}
+        assert set(reasons) == {"ETF-1", "ETF-2", "ETF-3", "ETF-5", "DB-2", "RED-1", "RED-2", "PERF-2"}, \
+            reasons
+        assert all(DATABASE_ERROR in r for r in reasons.values()), reasons
+        assert {i.id: i.status for i in signoff.items}["ETF-4"] == "passed"
 
 
 def test_misnamed_channel_fails_env3_and_stops_the_run(scenarios, tmp_path):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from tickstock_acceptance.config.paths import CONTRACT_DIR
@@ -159,8 +159,12 @@ class DatabaseContract:
     def role_playing(self, part: str) -> str:
         return next(r.name for r in self.roles.values() if r.plays == part)
 
-    def compare(self, catalog: CatalogView) -> Comparison:
-        """Every difference between ``catalog`` and the contract, and notes on what it adds."""
+    def compare(self, catalog: CatalogView, judged_as: Mapping[str, str] | None = None) -> Comparison:
+        """Every difference between ``catalog`` and the contract, and notes on what it adds.
+
+        ``judged_as`` maps a contract role (``app_readwrite``) to the database role that plays it in
+        this deployment (e.g. the configured consumer identity), whose grants are then judged by
+        that role's rules; by default each contract role is judged under its own name."""
         found = Comparison()
         tables = catalog.tables()
         indexes = catalog.index_definitions()
@@ -174,7 +178,7 @@ class DatabaseContract:
         overloads = {name: catalog.function_overloads(name) for name in self.functions}
         for name, rule in self.functions.items():
             found.differences += _function_differences(rule, overloads[name])
-        for role in self._existing_roles(catalog, found):
+        for role in self._existing_roles(catalog, found, judged_as or {}):
             found.differences += self._grant_differences(role, catalog, tables, overloads)
         found.differences = list(dict.fromkeys(found.differences))  # a missing sequence, once
         return found
@@ -205,12 +209,22 @@ class DatabaseContract:
                                + (f"; it duplicates {', '.join(twins)}" if twins else ""))
 
     # -- roles and grants ------------------------------------------------------------------------
-    def _existing_roles(self, catalog: CatalogView, found: Comparison) -> list[RoleRule]:
-        existing = catalog.roles(self.roles)
-        for role in self.roles.values():
+    def _existing_roles(self, catalog: CatalogView, found: Comparison,
+                        judged_as: Mapping[str, str]) -> list[RoleRule]:
+        judged = [replace(r, name=judged_as.get(r.name, r.name)) for r in self.roles.values()]
+        existing = catalog.roles(r.name for r in judged)
+        for role in judged:
             if role.name not in existing:
                 found.differences.append(f"{role} does not exist")
-        return [r for r in self.roles.values() if r.name in existing]
+        return [r for r in judged if r.name in existing]
+
+    def needs(self, part: str) -> list[tuple[str, str, str]]:
+        """(kind, object, privilege) the role playing ``part`` must have, functions named with their
+        argument types (what ``has_*_privilege`` takes)."""
+        rule = self.roles[self.role_playing(part)].must_have
+        return ([("table", t, p) for t, ps in rule.tables.items() for p in ps]
+                + [("sequence", s, p) for s, ps in rule.sequences.items() for p in ps]
+                + [("function", self.functions[f].signature.call, "EXECUTE") for f in rule.execute])
 
     def _grant_differences(self, role: RoleRule, catalog: CatalogView, tables: set[str],
                            overloads: Mapping[str, list[Any]]) -> list[str]:

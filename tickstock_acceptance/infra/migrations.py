@@ -108,16 +108,17 @@ class SchemaReport:
         return "; ".join(self.differences) if self.differences else "matches the database contract"
 
 
-def inspect_schema(conn) -> SchemaReport:
-    """Compare the connection's catalog with the database contract (the comparison ENV-1 uses)."""
-    comparison = DATABASE_CONTRACT.compare(Catalog(conn))
+def inspect_schema(conn, judged_as: dict[str, str] | None = None) -> SchemaReport:
+    """Compare the connection's catalog with the database contract (the comparison ENV-1 uses);
+    ``judged_as`` names the identities that play the contract's roles (external mode)."""
+    comparison = DATABASE_CONTRACT.compare(Catalog(conn), judged_as)
     return SchemaReport(comparison.differences, comparison.notes)
 
 
-def require_schema(conn, where: str) -> SchemaReport:
+def require_schema(conn, where: str, judged_as: dict[str, str] | None = None) -> SchemaReport:
     """External mode: the schema must already match the contract; the run does not migrate what it
     does not own. Refuses in one line naming every difference."""
-    report = inspect_schema(conn)
+    report = inspect_schema(conn, judged_as)
     if not report.complete:
         n = len(report.differences)
         raise SuiteError(f"the Phase 3 schema in {where} does not match the database contract "

@@ -26,7 +26,7 @@ from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.config.paths import REPORTS_DIR, ROOT
 from tickstock_acceptance.config.settings import Settings
 from tickstock_acceptance.contract.database import CONSUMER_ROLE, PRODUCER_ROLE
-from tickstock_acceptance.contract.identities import IDENTITY_NEEDS, WHAT_FOR
+from tickstock_acceptance.contract.identities import WHAT_FOR, identity_needs, judged_as
 from tickstock_acceptance.contract.messaging import REDIS_TEST_DBS
 from tickstock_acceptance.core import guard
 from tickstock_acceptance.core.errors import SuiteError, first_line
@@ -135,7 +135,7 @@ class AcceptanceSystem:
             self.require_test_database()
             # Validate, never migrate, what the run does not own. The environment validation
             # feature reports what is missing (and stops the run); the CLI preflight refuses first.
-            self.schema_report = inspect_schema(conn)
+            self.schema_report = inspect_schema(conn, identity_roles(self.settings))
         self._redis_endpoint = RedisEndpoint(s.redis_host, s.redis_port)
         info = checked_client(self._redis_endpoint, REDIS_TEST_DBS[0]).info("server")
         self.facts.redis = str(info.get("redis_version", "?"))
@@ -283,40 +283,46 @@ def preflight(settings: Settings) -> None:
         find_redis_server()
         _server_user()
         return
-    for role in ("consumer", "producer", "admin"):
-        endpoint = DbEndpoint(settings.db_host, settings.db_port, settings.db_name,
-                              *settings.credentials(role))
-        with session(endpoint) as conn:
-            guard.require_test_database(settings.db_name, False,
-                                        settings.UNSAFE_allow_non_test_target)
-            if role == "admin":
-                require_schema(conn, endpoint.where())
-    require_identity_rights(settings)
+    # Reachability first (every identity connects, the guard passes, Redis answers), then what the
+    # identities may do (the clearest message for an identity left out), then the whole contract.
+    endpoints = {role: DbEndpoint(settings.db_host, settings.db_port, settings.db_name,
+                                  *settings.credentials(role)) for role in ("consumer", "producer", "admin")}
+    for endpoint in endpoints.values():
+        with session(endpoint):
+            guard.require_test_database(settings.db_name, False, settings.UNSAFE_allow_non_test_target)
     checked_client(RedisEndpoint(settings.redis_host, settings.redis_port), REDIS_TEST_DBS[0])
+    require_identity_rights(settings)
+    with session(endpoints["admin"]) as conn:
+        require_schema(conn, endpoints["admin"].where(), identity_roles(settings))
 
 
 IDENTITY_VARS = {"consumer": "TEST_DB_USER", "producer": "TEST_DB_PRODUCER_USER",
                  "admin": "TEST_DB_ADMIN_USER"}
 
 
-def missing_rights(conn) -> dict[str, list[str]]:
-    """For the connection's own user: role → the needs of that role it lacks (``INSERT on cache_entries``)."""
-    out: dict[str, list[str]] = {}
+PRIVILEGE_CHECKS = {"table": "has_table_privilege", "sequence": "has_sequence_privilege",
+                    "function": "has_function_privilege"}
+
+
+def missing_rights(conn, identity: str) -> list[str]:
+    """What the connection's own user lacks of ``identity``'s needs (``INSERT on cache_entries``)."""
+    lacking = []
     with conn.cursor() as cur:
-        for role, needs in IDENTITY_NEEDS.items():
-            lacking = []
-            for kind, name, privilege in needs:
-                check = "has_table_privilege" if kind == "table" else "has_function_privilege"
-                try:
-                    cur.execute(f"SELECT {check}(%s, %s)", (name, privilege))
-                    granted = cur.fetchone()[0]
-                except psycopg2.Error as exc:  # the object itself is missing or has another signature
-                    conn.rollback()
-                    granted, name = False, f"{name} ({first_line(exc)})"
-                if not granted:
-                    lacking.append(f"{privilege} on {name}")
-            out[role] = lacking
-    return out
+        for kind, name, privilege in identity_needs(identity):
+            try:
+                cur.execute(f"SELECT {PRIVILEGE_CHECKS[kind]}(%s, %s)", (name, privilege))
+                granted = cur.fetchone()[0]
+            except psycopg2.Error:  # the object is missing: the schema check names it, not this one
+                conn.rollback()
+                continue
+            if not granted:
+                lacking.append(f"{privilege} on {name}")
+    return lacking
+
+
+def identity_roles(settings: Settings) -> dict[str, str]:
+    """The contract's roles mapped to the configured identities that play them (external mode)."""
+    return judged_as(settings.credentials("consumer")[0], settings.credentials("producer")[0])
 
 
 def require_identity_rights(settings: Settings) -> None:
@@ -325,7 +331,7 @@ def require_identity_rights(settings: Settings) -> None:
         user, password = settings.credentials(role)
         endpoint = DbEndpoint(settings.db_host, settings.db_port, settings.db_name, user, password)
         with session(endpoint) as conn:
-            lacking = missing_rights(conn)[role]
+            lacking = missing_rights(conn, role)
         if not lacking:
             continue
         var = IDENTITY_VARS[role]

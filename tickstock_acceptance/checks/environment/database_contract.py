@@ -17,6 +17,7 @@ from __future__ import annotations
 import allure
 
 from tickstock_acceptance.contract.database import DATABASE_CONTRACT, DATABASE_FILE
+from tickstock_acceptance.contract.identities import judged_as
 from tickstock_acceptance.infra.catalog import Catalog
 from tickstock_acceptance.infra.system import AcceptanceSystem
 
@@ -26,7 +27,9 @@ ATTACHMENT_NAME = "database contract comparison"
 def database_contract_differences(system: AcceptanceSystem, as_role: str = "consumer") -> list[str]:
     """Every way the target's catalog differs from the database contract, one line each."""
     with system.session(as_role) as conn:
-        comparison = DATABASE_CONTRACT.compare(Catalog(conn))
+        # The roles judged are the identities the run connects as (in embedded mode the contract's own).
+        comparison = DATABASE_CONTRACT.compare(Catalog(conn), judged_as(system.endpoint("consumer").user,
+                                                                        system.endpoint("producer").user))
     if comparison.differences or comparison.notes:
         lines = ([f"compared with {DATABASE_FILE.name}:"]
                  + [f"difference: {d}" for d in comparison.differences]
