@@ -31,6 +31,7 @@ import psutil
 from mirakuru import TCPExecutor
 from mirakuru.exceptions import AlreadyRunning, ProcessExitedWithError, TimeoutExpired
 
+from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.core.errors import SuiteError
 from tickstock_acceptance.core.waiting import wait_until
 from tickstock_acceptance.infra.db import DbEndpoint, try_select_one
@@ -196,12 +197,13 @@ class EmbeddedServer(ABC):
     kind = "server"
     first_operation = "operation"
 
-    def __init__(self, base: Path, log_path: Path, start_timeout_s: float) -> None:
+    def __init__(self, base: Path, log_path: Path, start_timeout_s: float | None) -> None:
         self.base = base
         self.log_path = log_path
         self.host = "127.0.0.1"
         self.port = port_for.select_random()
-        self.start_timeout_s = start_timeout_s
+        # Start, restart and resume wait this long for the first success (scaled by the timeout multiplier).
+        self.start_timeout_s = start_timeout_s or M.deadline(M.SERVER_START_DEADLINE_S)
         self._executor: TCPExecutor | None = None
         self._paused = False
         self._log: IO[str] | None = None
@@ -365,7 +367,7 @@ class EmbeddedPostgres(EmbeddedServer):
     kind = "PostgreSQL"
     first_operation = "query"
 
-    def __init__(self, run_dir: Path, bin_dir: str = "", start_timeout_s: float = 60) -> None:
+    def __init__(self, run_dir: Path, bin_dir: str = "", start_timeout_s: float | None = None) -> None:
         base = run_dir / "pg"
         super().__init__(base, base / "postgres.log", start_timeout_s)
         self.bin_dir = find_pg_bin_dir(bin_dir)
@@ -437,7 +439,7 @@ class EmbeddedRedis(EmbeddedServer):
     kind = "Redis"
     first_operation = "PING"
 
-    def __init__(self, run_dir: Path, durable: bool = False, start_timeout_s: float = 30) -> None:
+    def __init__(self, run_dir: Path, durable: bool = False, start_timeout_s: float | None = None) -> None:
         base = run_dir / "redis"
         super().__init__(base, base / "redis.log", start_timeout_s)
         self.binary = find_redis_server()

@@ -31,6 +31,7 @@ from tickstock_acceptance.core.waiting import wait_until
 from tickstock_acceptance.infra.system import AcceptanceSystem
 
 ENV_PREFIX = "TICKSTOCK_PL_"
+PASSED_ENV = ("PATH", "HOME", "USER", "LANG", "TZ", "TMPDIR", "VIRTUAL_ENV", "SYSTEMROOT")
 
 
 @dataclass
@@ -96,18 +97,19 @@ class ProducerController:
                 raise AssertionError(f"the producer's deploy failed: {run.describe()}")
 
     def _redact(self, text: str) -> str:
-        for role in ("admin", "consumer", "producer"):
-            secret = self.system.endpoint(role).password
-            if secret:
-                text = text.replace(secret, "***")
+        secrets = [self.system.endpoint(role).password for role in ("admin", "consumer", "producer")]
+        secrets.append(getattr(self.system.settings, "market_data_key", None))
+        for secret in filter(None, secrets):
+            text = text.replace(secret, "***")
         return text
 
     def environment(self, role: str = "producer") -> dict[str, str]:
         db = self.system.endpoint(role)
         rd = self.system.redis_endpoint
-        # Least privilege: the producer gets its own credentials, never the suite's other secrets.
+        # Least privilege: the producer gets its own credentials and what a process needs to run
+        # (an allowlist), never the suite's other secrets (database passwords, API keys, PG* variables).
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith((ENV_PREFIX, "TEST_DB_", "TEST_REDIS_", "TICKSTOCK_UNSAFE"))}
+               if k in PASSED_ENV or k.startswith(("LC_", "PYTHON"))}
         env.update({
             ENV_PREFIX + "DB_HOST": db.host, ENV_PREFIX + "DB_PORT": str(db.port),
             ENV_PREFIX + "DB_NAME": db.dbname, ENV_PREFIX + "DB_USER": db.user,

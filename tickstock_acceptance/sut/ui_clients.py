@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import psycopg2
 
+from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.core.errors import first_line
 from tickstock_acceptance.infra.system import AcceptanceSystem
 
@@ -81,7 +82,7 @@ def _query_loop(system: AcceptanceSystem, role: str, sql: str, args_for, count: 
     try:
         if ready is not None:  # every client connected: start querying together
             try:
-                ready.wait(timeout=30)
+                ready.wait(timeout=M.deadline(M.BACKGROUND_START_DEADLINE_S))
             except threading.BrokenBarrierError:
                 with lock:
                     out.errors.append("not every client connected")
@@ -162,3 +163,7 @@ class UiQuerySampler(Background):
     def overlapping(self, windows: list[tuple[float, float]]) -> list[float]:
         with self.lock:
             return self.result.overlapping(windows)
+
+    def errors(self) -> list[str]:
+        with self.lock:
+            return list(self.result.errors)

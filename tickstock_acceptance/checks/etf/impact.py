@@ -33,15 +33,29 @@ class Impact:
     rounds: list[ExpansionObserved] = field(default_factory=list)   # measured expansions (own processes)
     load_rounds: list[dict] = field(default_factory=list)           # the background producer's expansions
     backgrounds: list[BackgroundCommand] = field(default_factory=list)
+    ui_errors: list[str] = field(default_factory=list)              # UI queries that failed (any window)
 
-    def expansion_sizes(self) -> list[int]:
-        return ([r.run.report["total_symbols"] for r in self.rounds]
-                + [r["total_symbols"] for r in self.load_rounds])
+    def size_problems(self, stored_symbols: int, minimum: int) -> list[str]:
+        """Each expansion covered at least ``minimum`` symbols: judged on what the database holds after
+        the measured expansions (``stored_symbols``), with every round's own report agreeing with it."""
+        if not self.rounds:
+            return ["no expansion was measured"]
+        problems = [] if stored_symbols >= minimum else [
+            f"the expanded universes hold {stored_symbols} distinct symbols, fewer than {minimum}"]
+        sizes = [r.run.report.get("total_symbols") for r in self.rounds]
+        sizes += [r.get("total_symbols") for r in self.load_rounds]
+        smaller = [s for s in sizes if not isinstance(s, int) or s < minimum]
+        if smaller:
+            problems.append(f"{len(smaller)} of {len(sizes)} expansions reported fewer than {minimum} "
+                            f"symbols: {smaller[:5]}")
+        return problems
 
     def sample_problems(self, window: str) -> list[str]:
         """Windows ("before", "during") that hold fewer samples than the measurement needs."""
         ui, delivery = getattr(self, f"ui_{window}"), getattr(self, f"delivery_{window}")
         problems = []
+        if self.ui_errors:  # a failed query is no sample: it must not vanish from the percentiles
+            problems.append(f"{len(self.ui_errors)} UI queries failed, first: {self.ui_errors[0]}")
         if len(ui) < M.IMPACT_MIN_UI_SAMPLES:
             problems.append(f"{len(ui)} UI query samples {window} the expansions, "
                             f"need {M.IMPACT_MIN_UI_SAMPLES}")
@@ -64,6 +78,7 @@ def measure_without_expansion(flow: UniverseFlow, sampler: UiQuerySampler, impac
                M.deadline(M.QUIET_SAMPLES_DEADLINE_S),
                f"{M.IMPACT_MIN_UI_SAMPLES} UI queries with no expansion running")
     impact.ui_before = sampler.result.between(t0, time.time())
+    impact.ui_errors = sampler.errors()
     for _ in range(M.IMPACT_MAX_EXPANSIONS):
         if len(impact.delivery_before) >= M.IMPACT_MIN_DELIVERY_SAMPLES:
             break
@@ -94,6 +109,7 @@ def measure_during_expansions(flow: UniverseFlow, sampler: UiQuerySampler, impac
         windows.update({r.producer_id: [_write_window(r.run.report)] for r in impact.rounds})
 
         impact.ui_during = sampler.overlapping([w for ws in windows.values() for w in ws])
+        impact.ui_errors = sampler.errors()
         impact.delivery_during = [
             r.latency_ms() for r in flow.subscriber.snapshot()
             if r.producer_id in windows and r.message

@@ -7,8 +7,8 @@ stakeholder can act on. The expected themes come from the source data the produc
 
 from __future__ import annotations
 
-from tickstock_acceptance.contract.reference import should_succeed
-from tickstock_acceptance.sut.etf_universes import EtfUniverseStore
+from tickstock_acceptance.contract.reference import below_filter, should_succeed
+from tickstock_acceptance.sut.etf_universes import EtfUniverseStore, is_test_theme
 from tickstock_acceptance.sut.subscriber import Received
 from tickstock_acceptance.sut.universe_flow import ExpansionObserved
 
@@ -28,6 +28,11 @@ def stored_update_problems(expansion: ExpansionObserved, store: EtfUniverseStore
         problems.append(f"not updated in the database: {sorted(expected - considered)}")
     if considered - expected:
         problems.append(f"updated in the database but should have failed: {sorted(considered - expected)}")
+    # Universes outside the source: only those this producer could have written (not test_ ones of
+    # other scenarios), so a producer that ignores --themes or --source is caught.
+    stray = sorted(t for t in updated - set(expansion.source_themes) if not is_test_theme(t))
+    if stray:
+        problems.append(f"written but not in the source the producer was given: {stray}")
     return problems
 
 
@@ -71,20 +76,35 @@ def theme_update_problems(expansion: ExpansionObserved, store: EtfUniverseStore)
 
 
 def expansion_complete_problems(expansion: ExpansionObserved, store: EtfUniverseStore) -> list[str]:
-    """universe_expansion_complete's totals and per-theme counts match the stored universes."""
+    """universe_expansion_complete's totals and per-theme counts match the source and the stored
+    universes: every theme of the source reported once, the written ones completed with their stored
+    count and their excluded count, the others failed."""
     done = expansion.received("universe_expansion_complete")
     if len(done) != 1:
         return [f"{len(done)} universe_expansion_complete messages received"]
     d = done[0].message["data"]
-    stored = {t: store.universe(t).value.get("symbol_count") for t in expected_themes(expansion)}
+    expected = expected_themes(expansion)
+    stored = {t: store.universe(t).value.get("symbol_count") for t in expected}
+    source = expansion.source_themes
     problems = []
+    reported = [t["theme"] for t in d["themes"]]
+    if sorted(reported) != sorted(source) or d["themes_processed"] != len(source):
+        problems.append(f"reports themes {sorted(reported)} (themes_processed {d['themes_processed']}), "
+                        f"the source had {sorted(source)}")
     if d["total_symbols"] != sum(stored.values()):
         problems.append(f"total_symbols {d['total_symbols']} vs stored {sum(stored.values())}")
-    if d["success_count"] != len(stored) or d["themes_processed"] != len(d["themes"]):
-        problems.append(f"success_count {d['success_count']}/themes_processed {d['themes_processed']}")
+    if d["success_count"] != len(expected) or d.get("failed_count") != len(source) - len(expected):
+        problems.append(f"success_count {d['success_count']}, failed_count {d.get('failed_count')}; expected "
+                        f"{len(expected)} and {len(source) - len(expected)}")
     for t in d["themes"]:
-        if t["status"] == "completed" and t["symbol_count"] != stored.get(t["theme"]):
-            problems.append(f"{t['theme']}: {t['symbol_count']} vs stored {stored.get(t['theme'])}")
+        name, status = t["theme"], t["status"]
+        if status != ("completed" if name in expected else "failed"):
+            problems.append(f"{name}: reported {status}")
+        elif status == "completed" and t["symbol_count"] != stored.get(name):
+            problems.append(f"{name}: {t['symbol_count']} symbols vs stored {stored.get(name)}")
+        if name in source and t.get("excluded_count") != len(below_filter(source[name])):
+            problems.append(f"{name}: excluded_count {t.get('excluded_count')}, its liquidity filter "
+                            f"excludes {len(below_filter(source[name]))}")
     return problems
 
 

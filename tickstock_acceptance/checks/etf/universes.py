@@ -55,6 +55,25 @@ def invalid_members(rows: list[dict]) -> list[str]:
             and not (r["exists_in_symbols"] and r["symbol_type"] == "ETF" and r["active_status"])]
 
 
+def producer_validation_problems(run, rows: list[dict]) -> list[str]:
+    """The producer's ``validate`` command agrees: it ran, checked every member the database function
+    lists, and found nothing invalid outside the suite's own test universes."""
+    report = run.report if isinstance(run.report, dict) else {}
+    if "members" not in report or run.returncode not in (0, 1):
+        return [f"the validate command did not report: {run.describe()}"]
+    problems = []
+    if report["members"] != len(rows):
+        problems.append(f"it checked {report['members']} members, "
+                        f"validate_etf_universe_symbols lists {len(rows)}")
+    invalid = [f"{i['universe_key']}/{i['symbol']}" for i in report.get("invalid", [])
+               if not is_test_theme(i["universe_key"])]
+    if invalid:
+        problems.append(f"it reports invalid members: {invalid[:10]}")
+    if run.returncode == 1 and not report.get("invalid"):
+        problems.append(f"it exited 1 without naming an invalid member: {run.describe()}")
+    return problems
+
+
 def stored_filter_problems(store: EtfUniverseStore, source_themes: dict) -> list[str]:
     """Each universe stores the liquidity filter its theme has in the source the producer was given."""
     if not source_themes:
@@ -65,17 +84,15 @@ def stored_filter_problems(store: EtfUniverseStore, source_themes: dict) -> list
             if stored.get(theme, {}).get("liquidity_filter") != data["liquidity_filter"]]
 
 
-def liquidity_violations(store: EtfUniverseStore, themes) -> dict[str, list[str]]:
-    """theme → members that miss the theme's stored filter (or themes with no filter stored)."""
+def liquidity_violations(store: EtfUniverseStore, source_themes: dict) -> dict[str, list[str]]:
+    """theme → members that miss the theme's filter, judged with the facts of the source the producer
+    was given (not the facts it stored), and what get_etf_universe's own filter drops."""
     out: dict[str, list[str]] = {}
-    for theme in themes:
-        u = store.universe(theme).value
-        flt = u.get("liquidity_filter")
-        if not isinstance(flt, dict) or not flt:
-            out[theme] = ["no liquidity_filter stored"]
-            continue
-        facts = (u.get("metadata") or {}).get("symbol_facts") or {}
-        bad = [f"{s}: {', '.join(m)}" for s in u["symbols"] if (m := filter_misses(facts.get(s), flt))]
+    for theme, data in source_themes.items():
+        flt = data["liquidity_filter"]
+        facts = {e["symbol"]: e for e in data["etfs"]}
+        members = store.universe(theme).value.get("symbols", [])
+        bad = [f"{s}: {', '.join(m)}" for s in members if (m := filter_misses(facts.get(s), flt))]
         filtered = store.universe(theme, apply_filter=True).value
         if filtered.get("filtered_out_count"):
             bad.append(f"get_etf_universe(apply filter) drops {filtered['filtered_out']}")
@@ -116,6 +133,9 @@ def membership_problems(store: EtfUniverseStore, source_themes: dict) -> list[st
             problems.append(f"{name} keeps ETFs below a threshold: {sorted(got & below)}")
         if want - got:
             problems.append(f"{name} leaves out ETFs at or above both thresholds: {sorted(want - got)}")
+        strangers = got - {e["symbol"] for e in theme["etfs"]}
+        if strangers:
+            problems.append(f"{name} holds ETFs its theme does not have: {sorted(strangers)}")
     return problems
 
 
