@@ -8,6 +8,7 @@ from tickstock_acceptance.checks.environment.probe import (
     EnvironmentProbe,
     misnamed_channels,
     missing_channels,
+    table_vs_contract,
 )
 from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.reporting import evidence
@@ -32,7 +33,7 @@ def step_catalog_matches_contract(context):
                 "the database does not match its contract (contract/database.toml)")
 
 
-@then("logical databases {dbs:IntList} each answer and keep a value written to them")
+@then("logical databases {dbs:TestDatabases} each answer and keep a value written to them")
 def step_redis_dbs_usable(context, dbs):
     probe = context.state.probe
     for db in dbs:
@@ -41,7 +42,7 @@ def step_redis_dbs_usable(context, dbs):
     no_problems(probe.unusable_databases(dbs), "Redis logical databases")
 
 
-@then("a value written to one of logical databases {dbs:IntList} is invisible in the others")
+@then("a value written to one of logical databases {dbs:TestDatabases} is invisible in the others")
 def step_redis_dbs_isolated(context, dbs):
     no_problems(context.state.probe.isolation_problems(dbs), "Redis logical databases are not isolated")
 
@@ -53,8 +54,9 @@ def step_configured_channels(context):
 
 @then("the configuration includes these channels")
 def step_includes_channels(context):
-    no_problems(missing_channels(context.state.channels, [r["channel"] for r in context.table]),
-                "TickStockPL's channel configuration")
+    listed = [r["channel"] for r in context.table]
+    no_problems(table_vs_contract(listed), "the feature's channel table")
+    no_problems(missing_channels(context.state.channels, listed), "TickStockPL's channel configuration")
 
 
 @then("every configured channel follows the channel naming convention")

@@ -159,7 +159,8 @@ def step_reports_failed(context, theme):
 @then('TickStockApp receives a theme_updated for every other theme and none for "{theme}"')
 def step_no_update_for_failed(context, theme):
     flow = context.state.flow
-    no_problems(notifications.stored_update_problems(flow.last, flow.store)
+    no_problems(notifications.no_update_for(flow.last, theme)
+                + notifications.stored_update_problems(flow.last, flow.store)
                 + notifications.sequence_problems(flow.last), "the notifications around a failed theme")
 
 

@@ -1,9 +1,10 @@
 """Parameter types for step sentences (behave ``register_type``), registered when steplib is imported.
 
 Feature files write the spec's numbers in their sentences ("within the message delivery target of
-100 ms", "at least 200 distinct ETF symbols"), and these types check each number against
-``config.targets`` while the step is matched: a sentence whose number differs from the one source
-fails its step with a message naming both, so the two can never drift apart silently.
+100 ms", "at least 200 distinct ETF symbols", "logical databases 13, 14 and 15"), and these types
+check each number against ``config.targets`` (or the contract) while the step is matched: a
+sentence whose number differs from the one source fails its step with a message naming both, so
+the two can never drift apart silently.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from behave import register_type
 
 from tickstock_acceptance.config import targets as T
 from tickstock_acceptance.config.targets import Target
+from tickstock_acceptance.contract.messaging import REDIS_TEST_DBS
 
 
 class SpecMismatch(ValueError):
@@ -44,8 +46,13 @@ def spec_number(name: str, value: int):
 
 
 @parse.with_pattern(r"\d+(?:(?:, | and )\d+)*")
-def parse_int_list(text: str) -> list[int]:
-    return [int(x) for x in text.replace(" and ", ", ").split(", ")]
+def parse_test_databases(text: str) -> list[int]:
+    """"13, 14 and 15": the Redis logical databases the contract gives the tests, and only those."""
+    dbs = [int(x) for x in text.replace(" and ", ", ").split(", ")]
+    if tuple(sorted(dbs)) != REDIS_TEST_DBS:
+        raise SpecMismatch(f"the feature names Redis databases {dbs}, but the contract "
+                           f"(contract/messaging.json) gives the tests {list(REDIS_TEST_DBS)}")
+    return dbs
 
 
 @parse.with_pattern(r"none|[A-Z][A-Z0-9_.]*(?:(?:, | and )[A-Z][A-Z0-9_.]*)*")
@@ -58,7 +65,7 @@ def parse_symbols(text: str) -> list[str]:
 
 register_type(
     Target=parse_target,
-    IntList=parse_int_list,
+    TestDatabases=parse_test_databases,
     Symbols=parse_symbols,
     MinEtfSymbols=spec_number("the spec's minimum of distinct ETF symbols", T.ETF_MIN_SYMBOLS),
     MinEtfThemes=spec_number("the spec's minimum of ETF themes", T.ETF_MIN_THEMES),

@@ -11,7 +11,11 @@ from __future__ import annotations
 import secrets
 import time
 
-from tickstock_acceptance.contract.messaging import CHANNEL_NAMING_PATTERN, follows_naming_convention
+from tickstock_acceptance.contract.messaging import (
+    CHANNEL_NAMING_PATTERN,
+    REQUIRED_CHANNELS,
+    follows_naming_convention,
+)
 from tickstock_acceptance.infra.system import AcceptanceSystem
 from tickstock_acceptance.sut.producer import producer_for
 
@@ -76,3 +80,11 @@ def missing_channels(configured: set[str], wanted: list[str]) -> list[str]:
 def misnamed_channels(configured: set[str]) -> list[str]:
     return [f"channel {c} does not match {CHANNEL_NAMING_PATTERN.pattern}"
             for c in sorted(configured) if not follows_naming_convention(c)]
+
+
+def table_vs_contract(listed: list[str]) -> list[str]:
+    """The feature's table of required channels is the contract's list (one source)."""
+    if sorted(listed) == sorted(REQUIRED_CHANNELS):
+        return []
+    return [f"it lists {sorted(listed)}, the contract (contract/messaging.json) requires "
+            f"{sorted(REQUIRED_CHANNELS)}"]

@@ -145,6 +145,12 @@ def failed_theme_problems(expansion: ExpansionObserved, theme: str) -> list[str]
     return problems
 
 
+def no_update_for(expansion: ExpansionObserved, theme: str) -> list[str]:
+    """No theme_updated was received for ``theme`` (a theme the producer could not write)."""
+    got = [r for r in expansion.received("theme_updated") if r.message["data"].get("theme") == theme]
+    return [f"{len(got)} theme_updated received for {theme}, which could not be written"] if got else []
+
+
 def catch_up_problems(caught_up: list[Received], live: list[Received]) -> list[str]:
     """The returning instance got the same notifications, in the same order, as the online one."""
     got, want = [r.message_id for r in caught_up], [r.message_id for r in live]
