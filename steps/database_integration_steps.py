@@ -3,7 +3,7 @@
 from behave import given, then, when
 
 from tickstock_acceptance.checks.database.coexistence import StockUniverseMaintenance
-from tickstock_acceptance.checks.database.legacy_compat import LegacyCompatibility
+from tickstock_acceptance.checks.database.legacy_compat import PHASE3, PRE_PHASE3, LegacyCompatibility
 from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.contract.database import REQUIRED_SCHEMA_COLUMNS
 from tickstock_acceptance.reporting import evidence
@@ -17,7 +17,7 @@ def step_scratch_db(context):
     context.state.on_close(compat.drop)
     compat.create_pre_phase3_database()
     applied = compat.report.applied_before
-    no_problems([] if applied == [1] else [f"migrations {applied} applied, expected [1]"],
+    no_problems([] if applied == [PRE_PHASE3] else [f"migrations {applied} applied, expected [{PRE_PHASE3}]"],
                 "the pre-Phase-3 schema")
 
 
@@ -37,14 +37,15 @@ def step_apply_phase3(context):
     context.state.compat.migrate()
     evidence.record("migrations applied in the scenario", len(report.applied_after), "files",
                     note=f"versions {report.applied_after}")
-    no_problems([] if 2 in report.applied_after else [f"applied {report.applied_after}, not 002"],
+    no_problems([] if PHASE3 in report.applied_after else
+                [f"applied {report.applied_after}, not {PHASE3:03d}"],
                 "the Phase 3 migration")
 
 
 @then("the Phase 3 columns were added after the legacy columns")
 def step_columns_after(context):
     columns = context.state.compat.report.new_columns
-    no_problems([] if columns[-4:] == list(REQUIRED_SCHEMA_COLUMNS) else
+    no_problems([] if columns[-len(REQUIRED_SCHEMA_COLUMNS):] == list(REQUIRED_SCHEMA_COLUMNS) else
                 [f"cache_entries columns are {columns}"], "the Phase 3 columns")
 
 

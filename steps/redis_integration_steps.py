@@ -3,7 +3,7 @@
 from behave import given, then, when
 
 from tickstock_acceptance.checks.redis import message_contract
-from tickstock_acceptance.checks.redis.persistence import OFFLINE_GROUP
+from tickstock_acceptance.checks.redis.persistence import OFFLINE_AFTER_BURST_GROUP
 from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.contract.messaging import STREAM_MAXLEN
 from tickstock_acceptance.reporting import evidence
@@ -103,8 +103,8 @@ def step_burst(context):
 
 @given("a TickStockApp instance that registered on the universe stream after that and then went offline")
 def step_offline_after_burst(context):
-    context.state.flow.register_offline_instance(OFFLINE_GROUP)
-    context.state.persistence.bound.remember_offline_position(OFFLINE_GROUP)
+    context.state.flow.register_offline_instance(OFFLINE_AFTER_BURST_GROUP)
+    context.state.persistence.bound.remember_offline_position(OFFLINE_AFTER_BURST_GROUP)
 
 
 @then("the universe stream held no more than its maximum length plus the approximate-trimming slack")

@@ -1,14 +1,12 @@
-"""The producer facade: how the acceptance suite (and the CLI) obtain the TickStockPL components.
+"""The producer facade: how the CLI obtains the wired TickStockPL components.
 
-A *producer module* is any importable module that exposes
-
-* ``create_producer(config: ProducerConfig) -> Producer`` — the wired components, and
-* optionally ``deploy(admin_conn)`` — what deploying this producer version puts into a database
-  the suite owns (the reference producer needs nothing beyond ``sql/``),
-
-and that runs its CLI under ``python -m <module>`` (see ``cli.main(factory=...)``). The suite's
-``-D producer=<module>`` setting picks the module; the project's tests point it at deliberately
-broken variants in ``tests/broken/``.
+The acceptance suite never imports this package: it runs the producer as a command
+(``python -m tickstock_producer`` by default) and talks to it through that command, the database
+and Redis. A producer *variant* (the project's tests keep deliberately broken ones in
+``tests/broken/``) is a module that exposes ``create_producer(config)`` and optionally
+``deploy(admin_conn)`` (what deploying that version puts into a database the suite owns; the
+reference needs nothing beyond ``sql/``) and runs ``cli.main(factory=..., deploy=...)`` under
+``python -m <module>``; the suite's ``deploy`` subcommand call reaches that hook.
 
 Configuration comes from the environment (``TICKSTOCK_PL_*``), so the password never appears on
 a command line.

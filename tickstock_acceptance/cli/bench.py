@@ -39,7 +39,7 @@ def _dist(samples) -> str:
     return f"p50 {d.p50:8.3f}  p95 {d.p95:8.3f}  p99 {d.p99:8.3f}  max {d.max:8.3f}  (n={d.count})"
 
 
-def _time_sql(system, role, sql, args=(), n=50) -> list[float]:
+def _time_sql(system, role, sql, args=(), n=M.BENCH_FUNCTION_CALLS) -> list[float]:
     out = []
     with system.session(role) as conn, conn.cursor() as cur:
         for _ in range(n):
@@ -89,8 +89,9 @@ def _bench(settings: Settings) -> int:
         rd = system.redis_endpoint
         producer = producer_for(system)
         sub = AppSubscriber(system, channels=(UNIVERSE_CHANNEL, RAW_CHANNEL)).start()
-        expansions = [producer.expand() for _ in range(10)]
-        failed = [e.describe() for e in [*expansions, producer.load_history(30)] if e.returncode != 0]
+        expansions = [producer.expand() for _ in range(M.BENCH_EXPANSIONS)]
+        runs = [*expansions, producer.load_history(M.BENCH_HISTORY_DAYS)]
+        failed = [e.describe() for e in runs if e.returncode != 0]
         if failed:
             raise SuiteError(f"the producer failed during the benchmark: {failed[0]}",
                              "run `make acceptance` to see which checklist item it breaks")
@@ -100,10 +101,10 @@ def _bench(settings: Settings) -> int:
         delivery = [r.latency_ms() for r in sub.snapshot() if r.channel == UNIVERSE_CHANNEL]
 
         raw = redis.Redis(host=rd.host, port=rd.port, db=STREAM_DB)
-        for i in range(500):
+        for i in range(M.BENCH_RAW_MESSAGES):
             raw.publish(RAW_CHANNEL, json.dumps({"i": i, "timestamp": _now_iso()}))
-        wait_until(lambda: _count(sub, RAW_CHANNEL) >= 500, M.deadline(M.DELIVERY_DEADLINE_S),
-                   "raw messages received")
+        wait_until(lambda: _count(sub, RAW_CHANNEL) >= M.BENCH_RAW_MESSAGES,
+                   M.deadline(M.DELIVERY_DEADLINE_S), "raw messages received")
         raw_lat = [r.latency_ms() for r in sub.snapshot() if r.channel == RAW_CHANNEL]
         sub.stop()
         raw.close()

@@ -78,7 +78,11 @@ BURST_THEMES_PER_PRODUCER = 50   # one-ETF themes per burst producer (notificati
 # machine, 3-4x that with both cores busy); this bounds the wait.
 BURST_DEADLINE_S = 90.0
 
-# -- `make bench` aims (the project's own aims, reported, never a gate) ---------------------------
+# -- `make bench`: how much it measures, and the project's own aims (reported, never a gate) -------
+BENCH_EXPANSIONS = 10            # producer expansions timed (each its own process)
+BENCH_HISTORY_DAYS = 30          # trading days the historical loader loads before the function timings
+BENCH_FUNCTION_CALLS = 50        # timed calls of each Phase 3 function
+BENCH_RAW_MESSAGES = 500         # raw redis-py messages published as the reference line
 BENCH_EXPANSION_AIM_MS = 100.0          # median expansion time inside the producer
 BENCH_UI_QUERY_P95_AIM_MS = 5.0         # get_etf_universe(theme, true) p95
 BENCH_DELIVERY_P99_VS_RAW_AIM = 2.0     # notification delivery p99 / raw redis-py pub-sub p99

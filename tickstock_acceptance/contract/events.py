@@ -35,11 +35,6 @@ def schema_registry() -> Registry:
         for p in sorted(SCHEMA_DIR.glob("*.json")))
 
 
-def event_types() -> list[str]:
-    """The event types the contract has a schema for."""
-    return sorted(p.stem for p in SCHEMA_DIR.glob("*.json") if p.stem != "envelope")
-
-
 def message_problems(message: object) -> list[str]:
     """Why ``message`` (a decoded JSON value) does not match its event type's schema ([] if it does)."""
     if not isinstance(message, dict):

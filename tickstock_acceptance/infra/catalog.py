@@ -113,11 +113,6 @@ class Catalog:
                             primary, valid)
                 for name, table, method, unique, primary, valid, predicate, cols, opts in rows}
 
-    def functions(self) -> set[str]:
-        return {r[0] for r in self._rows("""SELECT p.proname FROM pg_proc p
-                                            JOIN pg_namespace n ON n.oid = p.pronamespace
-                                            WHERE n.nspname = current_schema()""")}
-
     def function_overloads(self, name: str) -> list[Function]:
         """Every function (and procedure) of the current schema called ``name``, with its input
         argument types and result type, ordered by argument types."""

@@ -32,7 +32,7 @@ from tickstock_acceptance.core import guard
 from tickstock_acceptance.core.errors import SuiteError, first_line
 from tickstock_acceptance.infra.db import DbEndpoint, connect, session
 from tickstock_acceptance.infra.embedded import EmbeddedPostgres, EmbeddedRedis, ExternalServer, RunDir
-from tickstock_acceptance.infra.migrations import apply_migrations, inspect_schema, require_schema
+from tickstock_acceptance.infra.migrations import apply_migrations, require_schema
 from tickstock_acceptance.infra.redis_client import RedisEndpoint, checked_client, client
 
 SCRATCH_ROOT = REPORTS_DIR / "run-files"  # files a run writes for the producer, removed at close
@@ -72,7 +72,6 @@ class AcceptanceSystem:
         self.redis: EmbeddedRedis | ExternalServer | None = None
         self.database_created_by_run = False
         self.opened = False
-        self.schema_report = None
         self._endpoints: dict[str, DbEndpoint] = {}
         self._scratch: Path | None = None
         self._redis_endpoint: RedisEndpoint | None = None
@@ -133,9 +132,8 @@ class AcceptanceSystem:
                 cur.execute("SHOW server_version")
                 self.facts.postgresql = cur.fetchone()[0].split()[0]
             self.require_test_database()
-            # Validate, never migrate, what the run does not own. The environment validation
-            # feature reports what is missing (and stops the run); the CLI preflight refuses first.
-            self.schema_report = inspect_schema(conn, identity_roles(self.settings))
+            # Validate, never migrate, what the run does not own: the CLI preflight refuses a schema
+            # that differs from the contract; the environment validation feature (ENV-1) reports it.
         self._redis_endpoint = RedisEndpoint(s.redis_host, s.redis_port)
         info = checked_client(self._redis_endpoint, REDIS_TEST_DBS[0]).info("server")
         self.facts.redis = str(info.get("redis_version", "?"))

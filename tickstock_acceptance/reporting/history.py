@@ -16,7 +16,7 @@ A change against the baseline is judged against run-to-run noise estimated from 
 never from one number: the spread of the last runs' values (median ± ``BASELINE_SIGMAS`` robust
 standard deviations, from the median absolute deviation) once there are enough earlier runs,
 otherwise the spread of the samples inside the run (p50 → p95 of the baseline's and this run's
-distributions); the thresholds are in ``targets.py`` ("Baseline comparison"). A single figure
+distributions); the thresholds are in ``config/measurement.py`` ("Baseline comparison"). A single figure
 without a distribution and without history is "not judged". A rise is worse, except for figures
 where higher is better (``higher_is_better``: throughput, and "at least" targets). Changes are
 warnings, never failures: failing is the job of the targets and regression lines.
@@ -45,7 +45,7 @@ from tickstock_acceptance.reporting.evidence import Measurement
 
 HISTORY_DIR = REPORTS_DIR / "history"
 ALLURE_HISTORY = HISTORY_DIR / "allure-history.jsonl"  # also in allurerc.mjs (historyPath)
-# The judgement's thresholds live in targets.py ("Baseline comparison"); this is arithmetic only.
+# The judgement's thresholds live in config/measurement.py ("Baseline comparison"); this is arithmetic only.
 MAD_TO_SIGMA = 1.4826  # median absolute deviation → standard deviation (normal data)
 
 

@@ -25,52 +25,31 @@ def decision_line(signoff) -> str:
     return f"Decision: {d.shown} by {d.who()} at {d.recorded_at}, {len(d.waivers)} waiver(s){stale}"
 
 
-def summary_text(results_dir: Path, report: Path | None, signoff=None,
+def summary_text(results_dir: Path, report: Path | None, signoff,
                  signoff_paths: list[Path] | None = None) -> str:
     """One screen: scenario counts, one mark per checklist item, failures, warnings and file paths.
 
-    Item marks come from the sign-off when there is one (pass, FAIL, skip = not run,
-    ---- = not covered), so the summary and the sign-off never disagree.
+    Item marks come from the sign-off (pass, FAIL, skip = not run, ---- = not covered), so the
+    summary and the sign-off never disagree.
     """
-    results = load_results(results_dir)
-    counts = Counter(r.status for r in results)
+    counts = Counter(r.status for r in load_results(results_dir))
     lines = ["", "=" * 72, "TickStock Phase 3 acceptance — summary", "-" * 72,
              "Scenarios: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-             if counts else "Scenarios: none ran"]
-    if signoff is not None:
-        lines.append("Checklist: " + ", ".join(f"{n} {s}" for s, n in signoff.counts.items())
-                     + "  (skip = not run, ---- = not covered)")
-        marks = {i.id: SUMMARY_MARKS[i.status] for i in signoff.items}
-    else:
-        by_item: dict[str, list[str]] = {}
-        for r in results:
-            for item_id in r.checklist:
-                by_item.setdefault(item_id, []).append(r.status)
-        marks = {}
-        for item_id, statuses in by_item.items():
-            marks[item_id] = "FAIL" if any(s in ("failed", "broken") for s in statuses) else (
-                "pass" if all(s == "passed" for s in statuses) else "skip")
+             if counts else "Scenarios: none ran",
+             "Checklist: " + ", ".join(f"{n} {s}" for s, n in signoff.counts.items())
+             + "  (skip = not run, ---- = not covered)"]
+    marks = {i.id: SUMMARY_MARKS[i.status] for i in signoff.items}
     row = [f"{item.id:<7}{marks.get(item.id, '----')}" for item in items()]
     for i in range(0, len(row), 6):
         lines.append("  ".join(row[i:i + 6]))
-    if signoff is not None:
-        for item in signoff.items:
-            if item.status == "failed":
-                lines.append(f"FAILED {item.id}: {item.reason[:110]}")
-        for warning in signoff.warnings:
-            lines.append(f"warning: {warning[:120]}")
-        lines += cleanup_lines(signoff.run.get("cleanup") or {})
-        for error in signoff.coverage_errors:
-            lines.append(f"coverage: {error[:120]}")
-        lines.append(decision_line(signoff))
-    else:
-        for r in results:
-            if r.status in ("failed", "broken"):
-                lines.append(f"FAILED {','.join(r.checklist)}: {r.name}: {r.message[:100]}")
+    lines += [f"FAILED {item.id}: {item.reason[:110]}" for item in signoff.items if item.status == "failed"]
+    lines += [f"warning: {warning[:120]}" for warning in signoff.warnings]
+    lines += cleanup_lines(signoff.run.get("cleanup") or {})
+    lines += [f"coverage: {error[:120]}" for error in signoff.coverage_errors]
+    lines.append(decision_line(signoff))
     lines.append(f"Results: {results_dir}")
     lines.append(f"Report:  {report}" if report else "Report:  (not rendered)")
-    for path in signoff_paths or []:
-        lines.append(f"Sign-off: {path}")
+    lines += [f"Sign-off: {path}" for path in signoff_paths or []]
     lines.append("=" * 72)
     return "\n".join(lines)
 

@@ -59,9 +59,6 @@ class StreamReader:
     def from_producer(self, producer_id: str) -> list[Received]:
         return [r for r in self.all() if r.producer_id == producer_id]
 
-    def length(self) -> int:
-        return int(self.client.xlen(self.key))
-
     def stream_keys(self) -> list[str]:
         return sorted(self.client.scan_iter(match=STREAM_KEY_PREFIX + "*", _type="stream"))
 

@@ -4,9 +4,7 @@
 message with its receive time (wall clock, taken as the message is read off the socket by a
 dedicated thread). Delivery latency = receive time - the producer's ``timestamp``.
 
-``StreamCatchUp`` is an offline TickStockApp instance: it registers a consumer group on a
-channel's stream (``stream:<channel>`` in the flows database, DB 14), may stay away while the
-producer works, and later catches up with XREADGROUP/XACK — the contract's persistence path.
+What the producer keeps on its streams, and consumer groups on them, are in ``sut.streams``.
 """
 
 from __future__ import annotations

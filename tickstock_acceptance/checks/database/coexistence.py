@@ -9,6 +9,7 @@ universes is the suite's own statement of the market-cap tiers, never the produc
 from __future__ import annotations
 
 from tickstock_acceptance.infra.system import AcceptanceSystem
+from tickstock_acceptance.sut.etf_universes import EtfUniverseStore
 from tickstock_acceptance.sut.producer import BackgroundCommand, ProducerRun, producer_for
 
 STOCK_SYMBOL_PREFIX, STOCK_SYMBOL_COUNT, STOCK_UNIVERSE_PREFIX = "TEST_STK", 60, "test_"
@@ -37,11 +38,6 @@ class StockUniverseMaintenance:
                                          "--symbols", str(STOCK_SYMBOL_COUNT),
                                          "--universe-prefix", STOCK_UNIVERSE_PREFIX)
 
-    def _db_now(self):
-        with self.system.session("consumer") as conn, conn.cursor() as cur:
-            cur.execute("SELECT now()")
-            return cur.fetchone()[0]
-
     def _rewritten_since(self, mark) -> bool:
         with self.system.session("consumer") as conn, conn.cursor() as cur:
             cur.execute("""SELECT count(*) FROM cache_entries
@@ -51,7 +47,7 @@ class StockUniverseMaintenance:
 
     def start(self) -> StockUniverseMaintenance:
         """Returns once the process has committed its first round (seen in the database)."""
-        mark = self._db_now()
+        mark = EtfUniverseStore(self.system).db_now()
         self.command.start(lambda: self._rewritten_since(mark), "the producer's first stock universe rewrite")
         return self
 

@@ -20,7 +20,8 @@ from tickstock_acceptance.infra.db import session
 from tickstock_acceptance.infra.migrations import apply_migrations
 from tickstock_acceptance.infra.system import AcceptanceSystem
 
-PRE_PHASE3 = 1
+PRE_PHASE3 = 1   # sql/001: the schema before Phase 3
+PHASE3 = 2       # sql/002: the Phase 3 columns and indexes
 
 # How pre-Phase-3 code wrote cache entries (explicit legacy columns, and positional VALUES).
 LEGACY_WRITES = (

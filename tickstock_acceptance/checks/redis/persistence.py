@@ -31,7 +31,7 @@ from tickstock_acceptance.sut.streams import GroupInstance, entry_id_key, stream
 from tickstock_acceptance.sut.subscriber import Received
 
 CRASH_GROUP = "tickstock_app_crash_recovery"
-OFFLINE_GROUP = "tickstock_app_offline_after_burst"
+OFFLINE_AFTER_BURST_GROUP = "tickstock_app_offline_after_burst"
 BURST_THEME_PREFIX = "test_stream_burst_"
 
 
