@@ -1,9 +1,9 @@
-"""Broken producer: publishes universe_expansion_complete without its required ``failed_count``.
+"""Broken producer: publishes theme_updated with a field its JSON Schema does not allow.
 
 The publisher skips the JSON Schema validation the reference publisher does before every publish,
-so the malformed message reaches the channel and the stream. Nothing the consumer acts on is
-missing (totals, themes and success count are intact), so only the message-contract check
-(RED-1) can notice.
+so the malformed message (an undeclared ``priority`` in ``data``; the contract's schema says
+``additionalProperties: false``) reaches the channel and the stream. Everything the consumer acts
+on is intact, so only the message-contract check (RED-1) can notice.
 """
 
 import sys
@@ -14,8 +14,8 @@ from tickstock_producer.events import EventPublisher
 
 class UnvalidatedPublisher(EventPublisher):
     def publish(self, event_type: str, data: dict):
-        if event_type == "universe_expansion_complete":
-            data = {k: v for k, v in data.items() if k != "failed_count"}
+        if event_type == "theme_updated":
+            data = dict(data, priority="high")
         return super().publish(event_type, data)
 
     def validate(self, message: dict) -> None:
