@@ -2,6 +2,7 @@
 
 from behave import then
 
+from tickstock_acceptance.checks.perf import concurrency
 from tickstock_acceptance.reporting import evidence
 from tickstock_acceptance.steplib.expect import no_problems
 
@@ -13,7 +14,7 @@ def step_enough_in_flight(context, operations):
     evidence.record("peak ETF universe queries in flight", peak, "queries",
                     note=f"from {len(load.result.samples)} samples' start/end times; {load.clients} clients "
                          f"started; spec: {operations}+ concurrent operations")
-    no_problems([f"at most {peak} in flight"] if peak < operations else [],
+    no_problems(concurrency.in_flight_problems(load.result, operations),
                 f"{operations} concurrent operations")
 
 

@@ -4,6 +4,7 @@ import time
 
 from behave import then, when
 
+from tickstock_acceptance.checks.perf import concurrency
 from tickstock_acceptance.steplib.expect import no_problems
 from tickstock_acceptance.steplib.state import QueryLoad
 from tickstock_acceptance.sut.ui_clients import concurrent_universe_queries
@@ -20,7 +21,5 @@ def step_concurrent_queries(context, clients, queries):
 @then("every query succeeded")
 def step_all_succeeded(context):
     load = context.state.load
-    problems = list(load.result.errors)
-    if len(load.result.samples) != load.expected_queries:
-        problems.append(f"{len(load.result.samples)} of {load.expected_queries} queries answered")
-    no_problems(problems, f"{load.clients} concurrent TickStockApp clients")
+    no_problems(concurrency.query_problems(load.result, load.expected_queries),
+                f"{load.clients} concurrent TickStockApp clients")
