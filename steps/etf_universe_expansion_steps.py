@@ -127,7 +127,7 @@ def step_expansion_totals(context):
 
 @then("the notifications carry distinct message ids and consecutive sequence numbers from one producer")
 def step_identity(context):
-    no_problems(notifications.identity_problems(context.state.flow.last.live), "the notifications' identity")
+    no_problems(notifications.identity_problems(context.state.flow.last), "the notifications' identity")
 
 
 @then("every notification arrived within the {target:Target}")

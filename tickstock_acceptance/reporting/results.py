@@ -44,7 +44,7 @@ def _attachments(node: dict):
 
 
 # A failed check's class says nothing (its text does); an error's class does (ConnectionError: ...).
-EXCEPTION_PREFIX = re.compile(r"^(?:AssertionError|DeadlineExceeded|[\w.]*StepParseError):\s*")
+EXCEPTION_PREFIX = re.compile(r"^(?:[\w.]*\.)?(?:AssertionError|DeadlineExceeded|StepParseError):\s*")
 
 
 def cause(message: str) -> str:

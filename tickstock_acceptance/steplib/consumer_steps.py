@@ -26,7 +26,7 @@ def step_catch_up(context):
 def step_same_as_online(context):
     flow = context.state.flow
     evidence.record("notifications caught up from the stream", len(flow.caught_up), "messages")
-    no_problems(notifications.catch_up_problems(flow.caught_up, flow.last.live),
+    no_problems(notifications.catch_up_problems(flow.last, flow.caught_up),
                 "the returning instance's catch-up")
 
 

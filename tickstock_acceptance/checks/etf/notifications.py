@@ -7,6 +7,7 @@ stakeholder can act on. The expected themes come from the source data the produc
 
 from __future__ import annotations
 
+from tickstock_acceptance.checks.delivery import acknowledged_by, check_delivery
 from tickstock_acceptance.contract.reference import below_filter, should_succeed
 from tickstock_acceptance.sut.etf_universes import EtfUniverseStore, is_test_theme
 from tickstock_acceptance.sut.subscriber import Received
@@ -108,19 +109,15 @@ def expansion_complete_problems(expansion: ExpansionObserved, store: EtfUniverse
     return problems
 
 
-def identity_problems(received: list[Received]) -> list[str]:
-    """Distinct message ids, one producer, consecutive sequence numbers."""
-    ids = [r.message_id for r in received]
-    producers = {r.producer_id for r in received}
-    seqs = [r.message["sequence"] for r in received]
-    problems = []
+def identity_problems(expansion: ExpansionObserved) -> list[str]:
+    """One producer, and the delivery checker finds nothing lost, duplicated, reordered or unexpected
+    among what TickStockApp received, against what the producer acknowledged sending."""
+    producers = {r.producer_id for r in expansion.live}
+    problems = [] if len(producers) == 1 else [f"messages from {len(producers)} producers"]
+    ids = [r.message_id for r in expansion.live]
     if len(set(ids)) != len(ids):
         problems.append("duplicate message ids")
-    if len(producers) != 1:
-        problems.append(f"{len(producers)} producers")
-    if not seqs or seqs != list(range(seqs[0], seqs[0] + len(seqs))):
-        problems.append(f"sequence numbers not consecutive: {seqs}")
-    return problems
+    return problems + check_delivery(acknowledged_by([expansion.run.report]), expansion.live).problems()
 
 
 def failed_theme_problems(expansion: ExpansionObserved, theme: str) -> list[str]:
@@ -151,14 +148,13 @@ def no_update_for(expansion: ExpansionObserved, theme: str) -> list[str]:
     return [f"{len(got)} theme_updated received for {theme}, which could not be written"] if got else []
 
 
-def catch_up_problems(caught_up: list[Received], live: list[Received]) -> list[str]:
-    """The returning instance got the same notifications, in the same order, as the online one."""
-    got, want = [r.message_id for r in caught_up], [r.message_id for r in live]
-    if not want:
+def catch_up_problems(expansion: ExpansionObserved, caught_up: list[Received]) -> list[str]:
+    """The returning instance got every notification the producer acknowledged, once each, in order,
+    and the same ones the online instance received."""
+    if not expansion.live:
         return ["the online instance received nothing to compare with"]
-    if got != want:
-        first = next((i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b),
-                     min(len(got), len(want)))
-        return [f"caught up {len(got)} notifications, the online instance received {len(want)}; "
-                f"first difference at position {first}"]
-    return []
+    problems = check_delivery(acknowledged_by([expansion.run.report]), caught_up).problems()
+    got, want = [r.message_id for r in caught_up], [r.message_id for r in expansion.live]
+    if got != want and not problems:
+        problems.append(f"caught up {len(got)} notifications, the online instance received {len(want)}")
+    return [f"caught up {len(caught_up)}: {p}" for p in problems]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tickstock_acceptance.checks.delivery import acknowledged_on, check_delivery
 from tickstock_acceptance.contract.messaging import CHANNEL_NAMING_PATTERN, follows_naming_convention
 from tickstock_acceptance.sut.subscriber import Received
 
@@ -17,13 +18,9 @@ def misnamed_channels(channels) -> list[str]:
                   for c in set(channels) if not follows_naming_convention(c))
 
 
-def unobserved_problems(live: list[Received], persisted: list[Received]) -> list[str]:
-    """Messages the producer persisted to its stream that the observer did not see live (and back)."""
-    if not persisted:
+def unobserved_problems(expansion) -> list[str]:
+    """The observer saw every message the producer persisted to its stream, each once, in order
+    (the delivery checker, with the stream as the producer's acknowledgement)."""
+    if not expansion.persisted:
         return ["the producer persisted no message to its stream"]
-    seen, kept = sorted(r.message_id for r in live), sorted(r.message_id for r in persisted)
-    if seen == kept:
-        return []
-    return [f"observed {len(seen)} messages live, the producer persisted {len(kept)}; "
-            f"{len(set(kept) - set(seen))} persisted but not observed, "
-            f"{len(set(seen) - set(kept))} observed but not persisted"]
+    return check_delivery(acknowledged_on(expansion.persisted), expansion.live).problems()
