@@ -6,6 +6,14 @@ Feature: Redis integration
   tickstock:cache:sync_complete is still seen and fails the naming check, while other
   applications' traffic on a shared Redis is not judged.
 
+  Every delivery is judged by the delivery checker against what the producers acknowledged
+  sending (each producer numbers its messages 1, 2, 3, ... and reports how many it published):
+  lost, duplicated, out-of-order and unexpected messages are named. A burst waits until the stream
+  has taken the volume it needs (bounded by its deadline) and reports the rate it saw. The slow
+  subscriber's buffer limit is lowered only on the run's own Redis and restored afterwards; once
+  cut off, the slow instance switches to its consumer group on the stream while the burst goes on,
+  as TickStockApp does, so the bounded stream cannot trim what it has not read.
+
   @redis @redis_flow
   @checklist:RED-1 @scenario:redis-message-contract
   Scenario: Every message observed during the run follows the channel naming convention and its JSON Schema
@@ -41,3 +49,20 @@ Feature: Redis integration
     And the stream still held the entry the returning instance had last seen
     And the returning instance got the same notifications in the same order as the online one
     And nothing is left unacknowledged for the returning instance
+
+  @redis @redis_flow @load
+  @checklist:RED-4 @scenario:redis-burst-no-loss
+  Scenario: A burst of at least 10,000 universe updates from several producer processes reaches TickStockApp through the stream with nothing lost
+    Given a TickStockApp instance reading the universe stream continuously
+    When 3 producer processes publish at least 10000 universe updates as fast as they can
+    Then the delivery checker finds every update the producers acknowledged delivered once, in each producer's order
+    And the delivery success rate is within the message success rate target of 95 %
+
+  @redis @redis_flow @resilience @use.with_mode=embedded
+  @checklist:RED-4 @scenario:redis-slow-subscriber
+  Scenario: A pub-sub subscriber too slow for the server's output buffer limit is cut off, notices, and recovers everything from the stream
+    Given the test Redis cuts off pub-sub subscribers whose output buffer outgrows a small limit
+    And a TickStockApp instance that registered on the universe stream, subscribed to the universe notifications and stopped reading
+    When 3 producer processes publish at least 10000 universe updates as fast as they can
+    Then the server cut the slow subscriber off and the subscriber noticed
+    And the slow instance recovered every update the producers acknowledged from the stream, so nothing is missing

@@ -120,3 +120,64 @@ def step_stream_bounded(context):
 def step_left_at_kept(context):
     kept = context.state.persistence.bound.left_at_still_on_stream()
     no_problems([] if kept else ["it was trimmed away"], "the returning instance's last entry")
+
+
+# -- high-frequency updates without queue overflow ---------------------------------------------
+@given("a TickStockApp instance reading the universe stream continuously")
+def step_stream_follower(context):
+    context.state.overflow.follow_stream()
+
+
+@when("{producers:d} producer processes publish at least {wanted:d} universe updates as fast as they can")
+def step_publish_burst(context, producers, wanted):
+    overflow = context.state.overflow
+    burst = overflow.publish(context.state.flow.producer, wanted, producers)
+    evidence.record("universe updates published in the burst", burst.added, "messages",
+                    note=f"{len(burst.runs)} producer processes, {burst.seconds:.1f} s",
+                    higher_is_better=True)
+    evidence.record("burst rate through the stream", burst.rate, "msg/s", higher_is_better=True)
+    no_problems(overflow.burst_problems(wanted), "the burst of universe updates")
+
+
+@then("the delivery checker finds every update the producers acknowledged delivered once, in each "
+      "producer's order")
+def step_burst_delivered(context):
+    report = context.state.overflow.followed_delivery()
+    evidence.record("burst delivery through the stream", report.received, "messages", note=report.summary())
+    if report.latency():
+        evidence.record_distribution("stream delivery latency during the burst", report.latencies_ms, "ms")
+    no_problems(report.problems(), "the delivery through the stream")
+
+
+@then("the delivery success rate is within the {target:Target}")
+def step_success_rate(context, target):
+    report = context.state.overflow.followed_delivery()
+    ev = evidence.record("stream delivery success rate", report.success_rate, "%", target)
+    no_problems([] if ev.passed else [f"{report.success_rate:.2f} % misses {target.describe()}"],
+                "the delivery success rate")
+
+
+@given("the test Redis cuts off pub-sub subscribers whose output buffer outgrows a small limit")
+def step_limit_buffer(context):
+    context.state.overflow.limit_pubsub_output_buffer()
+
+
+@given("a TickStockApp instance that registered on the universe stream, subscribed to the universe "
+       "notifications and stopped reading")
+def step_slow_subscriber(context):
+    context.state.overflow.subscribe_slowly()
+
+
+@then("the server cut the slow subscriber off and the subscriber noticed")
+def step_cut_off(context):
+    overflow = context.state.overflow
+    no_problems(overflow.cut_off_problems(), "the slow subscriber")
+    evidence.record("slow subscriber cut off", 1, "events", note=overflow.slow.reported or "")
+
+
+@then("the slow instance recovered every update the producers acknowledged from the stream, so nothing "
+      "is missing")
+def step_recovered(context):
+    report = context.state.overflow.recover_from_stream()
+    evidence.record("updates recovered from the stream", report.received, "messages", note=report.summary())
+    no_problems(report.problems(), "the slow instance's recovery from the stream")

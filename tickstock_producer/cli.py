@@ -140,6 +140,7 @@ def _expand_repeatedly(args, producer: Producer, themes: list[str] | None) -> in
     finally:
         timer.cancel()
     doc = {"producer_id": producer.publisher.producer_id, "rounds": rounds,
+           "published_count": producer.publisher.published_count,
            "themes": [asdict(t) for t in report.failed] if rounds and report.failed else []}
     failed = sum(r["failed_count"] for r in rounds)
     _print(args, doc, f"{len(rounds)} expansions, {failed} failed themes in all")

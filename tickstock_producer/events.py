@@ -121,6 +121,7 @@ class EventPublisher:
         self.producer_id = producer_id or (
             f"{service}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
         self._sequence = itertools.count(1)
+        self.published_count = 0  # messages that went out (PUBLISH + XADD both done): the acknowledgement
         self._lock = threading.Lock()
 
     def build(self, event_type: str, data: dict) -> dict:
@@ -146,6 +147,7 @@ class EventPublisher:
             self.validate(message)
             message["timestamp"] = now_iso()  # the publish time, after the validation cost
             receivers, stream_id = self.send(channel, json.dumps(message, separators=(",", ":")))
+            self.published_count += 1
         return Published(message["message_id"], message["sequence"], channel, str(stream_id), int(receivers))
 
     def validate(self, message: dict) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import run_cli
 from tickstock_acceptance.checks.database.coexistence import stock_universes
-from tickstock_acceptance.checks.redis import persistence as stream_checks
+from tickstock_acceptance.checks.redis import bursts
 from tickstock_acceptance.contract import messaging
 from tickstock_acceptance.contract.events import message_problems
 from tickstock_acceptance.contract.messaging import CHANNEL_NAMING_PATTERN, CHANNELS
@@ -230,7 +230,7 @@ def test_producer_stock_tiers_agree_with_the_suites_statement_of_them():
 def test_theme_names_of_the_stream_burst_are_valid_theme_names():
     import re
 
-    names = [stream_checks.BURST_THEME_PREFIX + stream_checks._letters(n) for n in (0, 25, 26, 700)]
+    names = [bursts.BURST_THEME_PREFIX + bursts._letters(n) for n in (0, 25, 26, 700)]
     assert names[:3] == ["test_stream_burst_a", "test_stream_burst_z", "test_stream_burst_ba"]
     assert all(re.fullmatch(r"[a-z][a-z_]*", n) for n in names) and len(set(names)) == 4
 

@@ -32,22 +32,25 @@ SUMMARY = {"etf-universes-summary"}
 CONTRACT = {"RED-1"}  # every message follows the channel naming convention and its JSON Schema
 # Without the stream: all of RED-2 (crash-claim, bounded stream), ETF-3's offline catch-up, and
 # RED-1 (which also judges what the streams keep).
-PERSISTENCE = {"RED-2", "etf-offline-catch-up"} | CONTRACT
+PERSISTENCE = {"RED-2", "RED-4", "etf-offline-catch-up"} | CONTRACT
 
 # Every scenario that needs the producer's expansion; the function scenarios (ETF-4) store their own
 # universes, so a broken expansion leaves them green.
 EXPANSION = {"ETF-1", "etf-historical-loader", "etf-liquidity-filter", "ETF-3", "ETF-5", "DB-2", "RED-1",
-             "RED-2", "PERF-2"}
+             "RED-2", "RED-4", "PERF-2"}
+# Every check of sequence integrity: the delivery checker judges against the producer's count.
+SEQUENCES = {"etf-notifications", "etf-offline-catch-up", "RED-2", "RED-4"}
 
 BROKEN_VARIANTS = {
-    # RED-2's scenarios need theme_updated too: a batch to crash in, and the volume past MAXLEN.
-    "tests.broken.drops_theme_updated": NOTIFICATIONS | {"RED-2"},
+    # RED-2's and RED-4's scenarios need theme_updated too: a batch to crash in, and the volume.
+    "tests.broken.drops_theme_updated": NOTIFICATIONS | {"RED-2", "RED-4"},
     # Its universe_expansion_complete also reports 0 ETFs excluded where the filters exclude some.
     "tests.broken.skips_liquidity_filter": LIQUIDITY | {"etf-notifications"},
     "tests.broken.wrong_summary": SUMMARY,
     "tests.broken.malformed_messages": CONTRACT,
     "tests.broken.no_stream": PERSISTENCE,
     "tests.broken.expansion_db_error": EXPANSION,
+    "tests.broken.skips_sequence_numbers": SEQUENCES,
 }
 
 # What the failure of a variant's telling scenario must say (its cause, in domain words).
@@ -56,8 +59,9 @@ MESSAGES = {
     "tests.broken.skips_liquidity_filter": ("etf-liquidity-filter", "below"),
     "tests.broken.wrong_summary": ("etf-universes-summary", "symbol_count"),
     "tests.broken.malformed_messages": ("redis-message-contract", "priority"),
-    "tests.broken.no_stream": ("etf-offline-catch-up", "caught up 0 notifications"),
+    "tests.broken.no_stream": ("etf-offline-catch-up", "caught up 0: 13 of 13 acknowledged messages lost"),
     "tests.broken.expansion_db_error": ("etf-historical-loader", 'column "symbols"'),
+    "tests.broken.skips_sequence_numbers": ("redis-burst-no-loss", "acknowledged messages lost"),
 }
 # The database error of a broken expansion reaches every failing scenario and the sign-off's reasons.
 DATABASE_ERROR = 'column "symbols" of relation "cache_entries" does not exist'
@@ -77,7 +81,8 @@ def test_expectations_name_existing_scenarios(scenarios):
         "etf-notifications", "etf-offline-catch-up", "etf-failed-theme",
         "redis-crash-claim", "redis-bounded-stream"}
     assert resolve(PERSISTENCE, scenarios) == {
-        "redis-crash-claim", "redis-bounded-stream", "etf-offline-catch-up", "redis-message-contract"}
+        "redis-crash-claim", "redis-bounded-stream", "etf-offline-catch-up", "redis-message-contract",
+        "redis-burst-no-loss", "redis-slow-subscriber"}
 
 
 def test_reference_producer_fails_nothing(full_run, scenarios):
@@ -120,7 +125,8 @@ def test_variant_fails_exactly_its_scenarios(producer, scenarios, tmp_path):
         assert all(DATABASE_ERROR in m for m in messages.values()), messages
         signoff = build_signoff(run.results, {}, feature_paths=FEATURES)
         reasons = {i.id: i.reason for i in signoff.items if i.status == "failed"}
-        assert set(reasons) == {"ETF-1", "ETF-2", "ETF-3", "ETF-5", "DB-2", "RED-1", "RED-2", "PERF-2"}, \
+        assert set(reasons) == {"ETF-1", "ETF-2", "ETF-3", "ETF-5", "DB-2", "RED-1", "RED-2", "RED-4",
+                                "PERF-2"}, \
             reasons
         assert all(DATABASE_ERROR in r for r in reasons.values()), reasons
         assert {i.id: i.status for i in signoff.items}["ETF-4"] == "passed"

@@ -41,8 +41,8 @@ def write_green_run(reports_dir: Path, facts: dict | None = None) -> Path:
     """A reports folder as a whole run leaves it, every scenario of the real features passed.
 
     Each tagged scenario gets one passed result carrying its checklist IDs and a figure meeting
-    each target its items name, so every covered item reads ``passed`` and the rest (25 of 38
-    today) ``not covered``. Returns the results folder.
+    each target its items name, so every covered item reads ``passed`` and the rest (the items marked
+    not yet automated) ``not covered``. Returns the results folder.
     """
     from tickstock_acceptance.config import checklist
     from tickstock_acceptance.config import targets as T

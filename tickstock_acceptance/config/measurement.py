@@ -77,6 +77,17 @@ BURST_THEMES_PER_PRODUCER = 50   # one-ETF themes per burst producer (notificati
 # The burst waits until the stream has taken the volume it needs (about 8 s on an idle 2-core
 # machine, 3-4x that with both cores busy); this bounds the wait.
 BURST_DEADLINE_S = 90.0
+# After this long a burst whose rate cannot bring the volume within its deadline stops early (and
+# fails, reporting the rate it saw) instead of waiting the deadline out.
+BURST_WARM_UP_S = 8.0
+
+# -- High-frequency universe updates (no message queue overflow) --------------------------------
+# (The burst sizes and producer counts are written in the feature's sentences.)
+# The pub-sub class of client-output-buffer-limit while the slow-subscriber scenario runs (Redis's
+# default is "pubsub 32mb 8mb 60"): 64 kB hard. Kernel socket buffers hold a few MB first, so a
+# subscriber that reads nothing is cut off after some thousands of universe updates (about 6,800
+# seen here). Set only on the run's own Redis, and restored afterwards.
+SLOW_SUBSCRIBER_BUFFER_LIMIT = "pubsub 65536 32768 0"
 
 # -- `make bench`: how much it measures, and the project's own aims (reported, never a gate) -------
 BENCH_EXPANSIONS = 10            # producer expansions timed (each its own process)

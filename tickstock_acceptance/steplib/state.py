@@ -19,6 +19,7 @@ from tickstock_acceptance.checks.environment.probe import EnvironmentProbe
 from tickstock_acceptance.checks.etf.impact import Impact
 from tickstock_acceptance.checks.etf.stored_universes import StoredUniverse
 from tickstock_acceptance.checks.etf.universes import FilterProbe
+from tickstock_acceptance.checks.redis.overflow import HighFrequencyUpdates
 from tickstock_acceptance.checks.redis.persistence import MessagePersistence
 from tickstock_acceptance.infra.system import AcceptanceSystem
 from tickstock_acceptance.sut.etf_universes import Timed
@@ -66,6 +67,7 @@ class ScenarioState:
     load: QueryLoad | None = None
     _flow: UniverseFlow | None = None
     _persistence: MessagePersistence | None = None
+    _overflow: HighFrequencyUpdates | None = None
     _closers: list[Callable[[], object]] = field(default_factory=list)
 
     def on_close(self, closer: Callable[[], object]) -> None:
@@ -85,6 +87,13 @@ class ScenarioState:
             self._persistence = MessagePersistence.open(self.system)
             self.on_close(self._persistence.close)
         return self._persistence
+
+    @property
+    def overflow(self) -> HighFrequencyUpdates:
+        if self._overflow is None:
+            self._overflow = HighFrequencyUpdates(self.system)
+            self.on_close(self._overflow.close)
+        return self._overflow
 
     def close(self) -> None:
         errors = []

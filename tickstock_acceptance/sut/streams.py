@@ -9,6 +9,7 @@ a group, for recovery after a crash.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import redis
@@ -136,3 +137,54 @@ class GroupInstance(StreamCatchUp):
     def crash(self) -> None:
         """Go away without acknowledging anything (the connection just closes)."""
         self.client.close()
+
+
+class StreamFollower(StreamCatchUp):
+    """A TickStockApp instance that reads its consumer group on the stream continuously (its own
+    thread: XREADGROUP with a short block, XACK after recording each entry), as a live instance does
+    while a burst is under way, so that bounded trimming cannot remove what it has not read yet."""
+
+    def __init__(self, system: AcceptanceSystem, group: str, batch: int = 500) -> None:
+        super().__init__(system, group)
+        self.client = system.redis_client(STREAM_DB, socket_timeout=None)
+        self.batch = batch
+        self.got: list[Received] = []
+        self.errors: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> StreamFollower:
+        self.register()
+        self._thread = threading.Thread(target=self._loop, name="stream-follower", daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                reply = self.client.xreadgroup(self.group, self.consumer, {self.key: ">"}, count=self.batch,
+                                               block=100)
+            except redis.RedisError as exc:
+                self.errors.append(str(exc))
+                return
+            entries = reply[0][1] if reply else []
+            if not entries:
+                continue
+            now = time.time()
+            with self._lock:
+                self.got += [decode(self.channel, f.get("data", ""), now) for _, f in entries]
+            self.client.xack(self.key, self.group, *[i for i, _ in entries])
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.got)
+
+    def stop(self) -> list[Received]:
+        """Stop after draining what is already on the stream for the group; returns what it read."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.got += self.catch_up()
+        self.client.close()
+        return list(self.got)

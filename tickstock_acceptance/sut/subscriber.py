@@ -10,6 +10,7 @@ What the producer keeps on its streams, and consumer groups on them, are in ``su
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -143,3 +144,62 @@ class AppSubscriber:
 def observe_tickstock_channels(system: AcceptanceSystem) -> AppSubscriber:
     """An observer of every TickStock channel (``TICKSTOCK_CHANNEL_PATTERN``), started."""
     return AppSubscriber(system, channels=(), patterns=(TICKSTOCK_CHANNEL_PATTERN,)).start()
+
+
+class SlowSubscriber:
+    """A TickStockApp instance subscribed to a channel that never reads what arrives (stuck, or far
+    too slow). The server queues its messages in the client's output buffer and, past
+    ``client-output-buffer-limit pubsub``, closes the connection. A plain socket with a small
+    receive buffer (what redis-py would read into memory stays in the kernel instead) keeps the
+    server's buffer growing; ``cut_off`` notices the close the way the instance itself would (its
+    socket reaches end of file, or is reset) after seeing it gone from the server's client list."""
+
+    RECEIVE_BUFFER = 4096
+
+    def __init__(self, system: AcceptanceSystem, name: str, channel: str = UNIVERSE_CHANNEL) -> None:
+        self.system = system
+        self.name = name
+        endpoint = system.redis_endpoint
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.RECEIVE_BUFFER)
+        self.sock.settimeout(M.deadline(M.SUBSCRIBE_DEADLINE_S))
+        self.sock.connect((endpoint.host, endpoint.port))
+        self.sock.sendall(_resp("SELECT", str(STREAM_DB)) + _resp("CLIENT", "SETNAME", name)
+                          + _resp("SUBSCRIBE", channel))
+        wait_until(self.connected_on_server, M.deadline(M.SUBSCRIBE_DEADLINE_S),
+                   f"the slow subscriber {name} connected")
+        self.reported: str | None = None
+
+    def connected_on_server(self) -> bool:
+        admin = self.system.redis_client(STREAM_DB)
+        try:
+            return any(c.get("name") == self.name for c in admin.client_list())
+        finally:
+            admin.close()
+
+    def cut_off(self) -> bool:
+        """True once the server has closed the connection and the subscriber has noticed it."""
+        if self.reported is not None:
+            return True
+        if self.connected_on_server():
+            return False
+        self.sock.settimeout(2)
+        try:
+            while self.sock.recv(65536):
+                pass  # what the server sent before it closed the connection
+            self.reported = "the server closed the connection (end of file)"
+        except OSError as exc:  # reset by the server, or no end of file within the timeout
+            self.reported = f"the connection failed: {type(exc).__name__}: {exc}"
+        return True
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _resp(*parts: str) -> bytes:
+    """One Redis command in the wire protocol (RESP)."""
+    out = f"*{len(parts)}\r\n".encode()
+    for part in parts:
+        data = part.encode()
+        out += b"$%d\r\n%s\r\n" % (len(data), data)
+    return out

@@ -22,28 +22,17 @@ import time
 from dataclasses import dataclass, field
 
 from tickstock_acceptance.checks.delivery import acknowledged_by, check_delivery
+from tickstock_acceptance.checks.redis.bursts import BurstResult, publish_burst, remove_burst_universes
 from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.contract.messaging import STREAM_DB, STREAM_MAXLEN, UNIVERSE_CHANNEL, stream_key
-from tickstock_acceptance.core.waiting import DeadlineExceeded, wait_until
+from tickstock_acceptance.core.waiting import wait_until
 from tickstock_acceptance.infra.system import AcceptanceSystem
-from tickstock_acceptance.sut.etf_universes import EtfUniverseStore
-from tickstock_acceptance.sut.producer import ProducerController, ProducerRun
+from tickstock_acceptance.sut.producer import ProducerController
 from tickstock_acceptance.sut.streams import GroupInstance, entry_id_key, stream_info, trim_slack
 from tickstock_acceptance.sut.subscriber import Received
 
 CRASH_GROUP = "tickstock_app_crash_recovery"
 OFFLINE_AFTER_BURST_GROUP = "tickstock_app_offline_after_burst"
-BURST_THEME_PREFIX = "test_stream_burst_"
-
-
-def _letters(n: int) -> str:
-    """``n`` as lowercase letters (theme names are ``^[a-z][a-z_]*$``): 0 → a, 25 → z, 26 → ba."""
-    out = ""
-    while True:
-        n, digit = divmod(n, 26)
-        out = chr(ord("a") + digit) + out
-        if n == 0:
-            return out
 
 
 # -- situation 1: a crashed instance's unacknowledged entries ---------------------------------
@@ -105,19 +94,6 @@ class CrashRecovery:
 
 
 # -- situation 2: a bounded stream that still holds what a returning instance needs -----------
-@dataclass
-class BurstResult:
-    runs: list[ProducerRun]
-    added: int          # entries XADDed to the stream while the burst ran (XINFO entries-added)
-    seconds: float
-    info_after: dict
-
-    @property
-    def rate(self) -> float:
-        """Entries per second the stream took during the burst."""
-        return self.added / self.seconds if self.seconds else 0.0
-
-
 class StreamBound:
     def __init__(self, system: AcceptanceSystem, channel: str = UNIVERSE_CHANNEL) -> None:
         self.system = system
@@ -139,47 +115,14 @@ class StreamBound:
     def entries_added(self) -> int:
         return int(stream_info(self.client, self.key).get("entries-added", 0))
 
-    def _burst_source(self, index: int):
-        """A source of one-ETF themes of its own for burst producer ``index`` (no row shared with
-        another producer, and one database connection per round serving many notifications)."""
-        theme = {"focus": "stream volume", "criteria": "one liquid ETF", "liquidity_filter": {},
-                 "etfs": [{"symbol": "SPY", "name": "SPDR S&P 500 ETF Trust", "aum": 5e11,
-                           "avg_volume": 7e7}]}
-        return self.system.scratch_file("test_stream_source_", {
-            "themes": {f"{BURST_THEME_PREFIX}{_letters(index)}_{_letters(n)}": theme
-                       for n in range(M.BURST_THEMES_PER_PRODUCER)}})
-
     def publish_past_maxlen(self, producer: ProducerController) -> BurstResult:
-        """Producer processes expand one-ETF themes round after round until the stream has taken the
-        volume it needs (or the deadline passes; judged by ``burst_problems`` with what arrived)."""
-        deadline_s = M.deadline(M.BURST_DEADLINE_S)
-        before, t0 = self.entries_added(), time.monotonic()
-        args = [("expand", "--repeat-until-stopped", "--max-seconds", str(deadline_s + 5),
-                 "--source", str(self._burst_source(i))) for i in range(M.BURST_PRODUCERS)]
-        procs = [(a, *producer.start(*a)) for a in args]
-        try:
-            wait_until(lambda: self.entries_added() - before >= self.wanted
-                       or any(p.poll() is not None for _, p, _ in procs),
-                       deadline_s, f"{self.wanted} notifications on {self.key}")
-        except DeadlineExceeded:
-            pass  # judged by burst_problems (with the count that did arrive)
-        finally:
-            for _, proc, _ in procs:
-                if proc.poll() is None:
-                    proc.terminate()
-            runs = [producer.finish(p, started, a, M.deadline(M.PRODUCER_STOP_DEADLINE_S))
-                    for a, p, started in procs]
-        self.burst = BurstResult(runs, self.entries_added() - before, time.monotonic() - t0,
-                                 stream_info(self.client, self.key))
+        """Producer processes publish until the stream has taken MAXLEN plus twice the trimming
+        slack new entries (so trimming must have happened)."""
+        self.burst = publish_burst(self.system, producer, self.client, self.key, self.wanted)
         return self.burst
 
     def burst_problems(self) -> list[str]:
-        b = self.burst
-        problems = [f"burst producer: {r.describe()}" for r in b.runs if r.returncode != 0]
-        if b.added < self.wanted:
-            problems.append(f"only {b.added} entries reached {self.key} in {b.seconds:.0f} s "
-                            f"({b.rate:.0f}/s; need {self.wanted} to exercise MAXLEN {STREAM_MAXLEN})")
-        return problems
+        return self.burst.problems(self.wanted, f"{self.key} (to exercise MAXLEN {STREAM_MAXLEN})")
 
     def remember_offline_position(self, group: str) -> None:
         """Where an instance that just registered in ``group`` left: its group's last-delivered id."""
@@ -210,8 +153,8 @@ class StreamBound:
 
     def close(self) -> None:
         self.client.close()
-        if self.burst is not None:  # the burst's universes are of no use to later scenarios
-            EtfUniverseStore(self.system).delete_test_universes(BURST_THEME_PREFIX)
+        if self.burst is not None:
+            remove_burst_universes(self.system)
 
 
 @dataclass
