@@ -2,9 +2,9 @@
 
 from behave import given, then, when
 
+from tickstock_acceptance.checks.etf import expanded_universes as U
 from tickstock_acceptance.checks.etf import market_data, notifications, schema_compatibility
 from tickstock_acceptance.checks.etf import stored_universes as S
-from tickstock_acceptance.checks.etf import universes as U
 from tickstock_acceptance.checks.etf.impact import (
     Impact,
     measure_during_expansions,
@@ -176,7 +176,7 @@ def step_store_reference(context):
 @given('a universe "{theme}" stored directly whose facts put members exactly at its thresholds, below its '
        'assets threshold only, below its volume threshold only, and one without facts')
 def step_store_filter_probe(context, theme):
-    probe = context.state.filter_probe = U.FilterProbe(theme)
+    probe = context.state.filter_probe = S.FilterProbe(theme)
     probe.store(context.state.flow.store)
 
 
@@ -207,7 +207,7 @@ def read_filter_probe(context, theme: str, apply_filter: bool) -> None:
     state = context.state
     read = state.flow.store.universe(theme, apply_filter)
     state.probe_reads.append(read)
-    no_problems(U.mismatches(read.value, state.filter_probe.expected_read(apply_filter)),
+    no_problems(S.mismatches(read.value, state.filter_probe.expected_read(apply_filter)),
                 f"get_etf_universe({theme}, apply filter {apply_filter}) (expected, got)")
 
 
@@ -242,7 +242,7 @@ def step_write_theme(context, theme, symbols, threshold, value):
 @then('the write reports action "{action}" with {count:d} symbols, added {added:Symbols} and removed '
       '{removed:Symbols}')
 def step_write_reports(context, action, count, added, removed):
-    no_problems(U.mismatches(context.state.writes[-1].value, {
+    no_problems(S.mismatches(context.state.writes[-1].value, {
         "action": action, "cache_key": f"etf_{context.state.last_write[0]}", "symbols_count": count,
         "added_count": len(added), "removed_count": len(removed), "symbols_added": sorted(added),
         "symbols_removed": sorted(removed)}), "update_etf_universe's report (expected, got)")

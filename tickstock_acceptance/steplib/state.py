@@ -17,8 +17,7 @@ from tickstock_acceptance.checks.database.coexistence import StockUniverseMainte
 from tickstock_acceptance.checks.database.legacy_compat import LegacyCompatibility
 from tickstock_acceptance.checks.environment.probe import EnvironmentProbe
 from tickstock_acceptance.checks.etf.impact import Impact
-from tickstock_acceptance.checks.etf.stored_universes import StoredUniverse
-from tickstock_acceptance.checks.etf.universes import FilterProbe
+from tickstock_acceptance.checks.etf.stored_universes import FilterProbe, StoredUniverse
 from tickstock_acceptance.checks.redis.overflow import HighFrequencyUpdates
 from tickstock_acceptance.checks.redis.persistence import MessagePersistence
 from tickstock_acceptance.infra.system import AcceptanceSystem

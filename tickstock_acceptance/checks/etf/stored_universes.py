@@ -4,14 +4,16 @@ The function checks stand alone: they set up their universes with plain SQL as T
 (``EtfUniverseStore.store_directly``), never through the producer's expansion or another Phase 3
 function, so a broken expansion turns the producer's items red and a broken function turns its
 own scenario red. The oracle is computed here from the contract's reference ETF facts, and every
-field of a function's result is compared with it.
+field of a function's result is compared with it. ``FilterProbe`` is a stored universe whose facts
+sit exactly at, and just below, its liquidity filter's thresholds (get_etf_universe's filter).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from tickstock_acceptance.checks.etf.expanded_universes import filter_misses
 from tickstock_acceptance.contract.database import SUMMARY_SAMPLE_SIZE
 from tickstock_acceptance.contract.reference import below_filter, reference_themes
 from tickstock_acceptance.sut.etf_universes import EtfUniverseStore, Timed
@@ -174,3 +176,56 @@ def stored_after_write_problems(store: EtfUniverseStore, theme: str, symbols: li
     if row["last_updated"] is None or not moved:
         problems.append(f"last_universe_update {row['last_updated']} did not move on from {previous_update}")
     return problems
+
+
+# -- get_etf_universe's liquidity filter, on a universe stored with edge facts -------------------
+# Test data for the read-time liquidity filter: members that pass (one exactly at both
+# thresholds), miss on AUM, miss on volume, and one with no stored facts at all.
+FILTER_PROBE = {
+    "liquidity_filter": {"min_aum": 1_000_000_000, "min_avg_volume": 1_000_000},
+    "symbols": ["SPY", "QQQ", "IWM", "DIA", "VTI"],
+    "symbol_facts": {"SPY": {"aum": 5e11, "avg_volume": 7e7},
+                     "QQQ": {"aum": 1_000_000_000, "avg_volume": 1_000_000},
+                     "IWM": {"aum": 5e8, "avg_volume": 3e7},
+                     "DIA": {"aum": 3e10, "avg_volume": 2e5}},
+}
+
+
+@dataclass
+class FilterProbe:
+    """A ``test_`` universe written as the producer role, with facts that put some members below
+    its liquidity filter and leave one without facts."""
+
+    theme: str
+    data: dict = field(default_factory=lambda: dict(FILTER_PROBE))
+
+    def store(self, store: EtfUniverseStore) -> None:
+        """Stored directly (plain SQL as TickStockPL's role), not through update_etf_universe."""
+        store.store_directly(self.theme, self.data["symbols"],
+                             {"liquidity_filter": self.data["liquidity_filter"],
+                              "symbol_facts": self.data["symbol_facts"]}, STORED_AT)
+
+    @property
+    def misses(self) -> list[str]:
+        return sorted(s for s in self.data["symbols"]
+                      if filter_misses(self.data["symbol_facts"].get(s), self.data["liquidity_filter"]))
+
+    @property
+    def kept(self) -> list[str]:
+        return sorted(set(self.data["symbols"]) - set(self.misses))
+
+    def expected_read(self, apply_filter: bool) -> dict:
+        """What get_etf_universe must return for the probe theme, with or without its filter."""
+        if apply_filter:
+            return {"filtered": True, "symbols": self.kept, "symbol_count": len(self.kept),
+                    "filtered_out": self.misses, "filtered_out_count": len(self.misses)}
+        return {"filtered": False, "symbols": sorted(self.data["symbols"]), "filtered_out": [],
+                "filtered_out_count": 0}
+
+
+def mismatches(got: dict, want: dict) -> dict:
+    """The fields of ``want`` that ``got`` has different: field → (expected, got)."""
+    return {k: (w, got.get(k)) for k, w in want.items() if got.get(k) != w}
+
+
+# -- get_etf_universes_summary and validate_etf_universe_symbols ------------------------------

@@ -1,15 +1,13 @@
-"""What the stored ETF universes must be (the universes themselves and the four Phase 3 functions).
+"""What the producer's expansion must leave in the database: the universes it expanded.
 
-Problem finders over what TickStockApp reads (``sut.etf_universes``), judged against the
-contract's reference ETF facts and the test data the suite wrote itself. Each returns a list of
-problems ([] when there are none) or a mapping of them.
+Problem finders over what TickStockApp reads (``sut.etf_universes``) after the producer ran: the
+universes' size, their members' daily bars and validity, the liquidity filters they were built
+with (the oracle: the source the producer was given, computed here), and the producer's own
+validate command. Each returns a list of problems ([] when there are none) or a mapping of them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from tickstock_acceptance.checks.etf.stored_universes import STORED_AT
 from tickstock_acceptance.contract.reference import below_filter, reference_themes
 from tickstock_acceptance.sut.etf_universes import EtfUniverseStore, is_test_theme
 
@@ -137,56 +135,3 @@ def membership_problems(store: EtfUniverseStore, source_themes: dict) -> list[st
         if strangers:
             problems.append(f"{name} holds ETFs its theme does not have: {sorted(strangers)}")
     return problems
-
-
-# -- get_etf_universe -------------------------------------------------------------------------
-# Test data for the read-time liquidity filter: members that pass (one exactly at both
-# thresholds), miss on AUM, miss on volume, and one with no stored facts at all.
-FILTER_PROBE = {
-    "liquidity_filter": {"min_aum": 1_000_000_000, "min_avg_volume": 1_000_000},
-    "symbols": ["SPY", "QQQ", "IWM", "DIA", "VTI"],
-    "symbol_facts": {"SPY": {"aum": 5e11, "avg_volume": 7e7},
-                     "QQQ": {"aum": 1_000_000_000, "avg_volume": 1_000_000},
-                     "IWM": {"aum": 5e8, "avg_volume": 3e7},
-                     "DIA": {"aum": 3e10, "avg_volume": 2e5}},
-}
-
-
-@dataclass
-class FilterProbe:
-    """A ``test_`` universe written as the producer role, with facts that put some members below
-    its liquidity filter and leave one without facts."""
-
-    theme: str
-    data: dict = field(default_factory=lambda: dict(FILTER_PROBE))
-
-    def store(self, store: EtfUniverseStore) -> None:
-        """Stored directly (plain SQL as TickStockPL's role), not through update_etf_universe."""
-        store.store_directly(self.theme, self.data["symbols"],
-                             {"liquidity_filter": self.data["liquidity_filter"],
-                              "symbol_facts": self.data["symbol_facts"]}, STORED_AT)
-
-    @property
-    def misses(self) -> list[str]:
-        return sorted(s for s in self.data["symbols"]
-                      if filter_misses(self.data["symbol_facts"].get(s), self.data["liquidity_filter"]))
-
-    @property
-    def kept(self) -> list[str]:
-        return sorted(set(self.data["symbols"]) - set(self.misses))
-
-    def expected_read(self, apply_filter: bool) -> dict:
-        """What get_etf_universe must return for the probe theme, with or without its filter."""
-        if apply_filter:
-            return {"filtered": True, "symbols": self.kept, "symbol_count": len(self.kept),
-                    "filtered_out": self.misses, "filtered_out_count": len(self.misses)}
-        return {"filtered": False, "symbols": sorted(self.data["symbols"]), "filtered_out": [],
-                "filtered_out_count": 0}
-
-
-def mismatches(got: dict, want: dict) -> dict:
-    """The fields of ``want`` that ``got`` has different: field → (expected, got)."""
-    return {k: (w, got.get(k)) for k, w in want.items() if got.get(k) != w}
-
-
-# -- get_etf_universes_summary and validate_etf_universe_symbols ------------------------------
