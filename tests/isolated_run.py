@@ -85,27 +85,34 @@ class IsolatedRun:
 
 
 OPTIONAL_TAG = "optional"  # a scenario that may be skipped with a reason (e.g. no API key)
+# Every feature file of the suite, as paths relative to the repository root.
+ALL_FEATURES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "features").glob("*.feature"))
 
 
-def scenario_index(features: list[str]) -> dict[str, frozenset[str]]:
+def scenario_index(features: list[str], tags: str | None = None) -> dict[str, frozenset[str]]:
     """Scenario key -> its tags (without '@'), read from the feature files themselves (not from a
-    run), so a test knows which scenarios a run must report. Loud on a scenario without a key or a
-    key used twice."""
+    run), so a test knows which scenarios a run must report; with ``tags`` (a behave tag
+    expression, as ``run_isolated`` passes it) only the scenarios it selects. Loud on a scenario
+    without a key or a key used twice."""
     from behave.parser import parse_file
+    from cucumber_tag_expressions import parse as parse_tags
 
+    selects = parse_tags(tags).evaluate if tags else (lambda _tags: True)
     index: dict[str, frozenset[str]] = {}
     keyless = []
     for feature_path in features:
         feature = parse_file(str((ROOT / feature_path).resolve()))
         for scenario in feature.walk_scenarios():
-            tags = frozenset(scenario.effective_tags)
-            keys = sorted(t[len(SCENARIO_TAG_PREFIX):] for t in tags if t.startswith(SCENARIO_TAG_PREFIX))
+            tags_of = frozenset(scenario.effective_tags)
+            if not selects(["@" + t for t in tags_of]):
+                continue
+            keys = sorted(t[len(SCENARIO_TAG_PREFIX):] for t in tags_of if t.startswith(SCENARIO_TAG_PREFIX))
             if len(keys) != 1:
                 keyless.append(f"{feature_path}: {scenario.name!r} has {len(keys)} scenario keys")
                 continue
             if keys[0] in index:
                 raise ScenarioKeyError(f"scenario key {keys[0]!r} is used twice ({feature_path})")
-            index[keys[0]] = tags
+            index[keys[0]] = tags_of
     if keyless:
         raise ScenarioKeyError("every scenario needs exactly one @scenario:<key> tag: " + "; ".join(keyless))
     return index
@@ -134,9 +141,10 @@ def resolve(expected: Iterable[str], index: dict[str, frozenset[str]]) -> set[st
 
 
 def run_isolated(features: list[str], results_dir: Path, userdata: dict[str, str] | None = None,
-                 timeout_s: float = 300) -> IsolatedRun:
-    """One behave run of ``features`` writing Allure results to ``results_dir``; its working
-    directory is a fresh, empty sibling of ``results_dir`` (give a directory under ``tmp_path``)."""
+                 timeout_s: float = 300, tags: str | None = None) -> IsolatedRun:
+    """One behave run of ``features`` (with ``tags``: the scenarios that tag expression selects)
+    writing Allure results to ``results_dir``; its working directory is a fresh, empty sibling of
+    ``results_dir`` (give a directory under ``tmp_path``)."""
     results_dir.mkdir(parents=True, exist_ok=True)
     cwd = results_dir.parent / f"{results_dir.name}-cwd"
     cwd.mkdir()
@@ -145,6 +153,8 @@ def run_isolated(features: list[str], results_dir: Path, userdata: dict[str, str
            "-f", FORMATTER, "-o", str(results_dir)]
     for key, value in (userdata or {}).items():
         cmd += ["-D", f"{key}={value}"]
+    if tags:
+        cmd += ["--tags", tags]
     cmd += [str((ROOT / f).resolve()) for f in features]
     # No person's TEST_* target, TICKSTOCK_* setting (e.g. a timeout multiplier) or market-data
     # API key (MASSIVE_*: no test calls a real external API) leaks in.

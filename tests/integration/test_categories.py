@@ -9,18 +9,14 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from tests.conftest import run_cli
-from tests.isolated_run import scenario_index
+from tests.isolated_run import ALL_FEATURES, scenario_index
 from tickstock_acceptance.reporting.results import load_results
-
-FEATURES = ["features/00_environment_validation.feature", "features/10_etf_universe_expansion.feature",
-            "features/40_database_integration.feature", "features/50_redis_integration.feature",
-            "features/70_target_compliance.feature"]
 
 
 def test_a_category_runs_its_scenarios_and_writes_junit(tmp_path):
     result = run_cli("run", "--no-report", "--tags", "@resilience", reports_dir=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    index = scenario_index(FEATURES)
+    index = scenario_index(ALL_FEATURES)
     wanted = {k for k, tags in index.items() if "resilience" in tags or "environment" in tags}
     assert len(wanted) > 3, "the category holds scenarios beyond the environment gate"
     ran = {r.key: r.status for r in load_results(tmp_path / "allure-results")}

@@ -14,6 +14,17 @@ CHANNEL_NAMING_PATTERN = re.compile(_DATA["channel_naming_pattern"])
 CHANNELS: dict[str, str] = dict(_DATA["channels"])
 REQUIRED_CHANNELS: tuple[str, ...] = tuple(_DATA["required_channels"])
 UNIVERSE_CHANNEL = CHANNELS["universe_updated"]
+PATTERN_CHANNEL = CHANNELS["pattern_detected"]
+BAR_CHANNEL = CHANNELS["realtime_bar"]
+THRESHOLD_CHANNEL = CHANNELS["realtime_threshold"]
+
+# Real-time processing: ticks arrive on an input stream (flows database) and leave as bar and
+# threshold events on the two realtime channels.
+_REALTIME = _DATA["realtime"]
+TICK_STREAM: str = _REALTIME["tick_stream"]
+TICK_FIELDS: tuple[str, ...] = tuple(_REALTIME["tick_fields"])
+BAR_SECONDS: int = int(_REALTIME["bar_seconds"])
+THRESHOLD_STEP: float = float(_REALTIME["threshold_step"])
 
 # Redis logical databases and the roles the spec gives them.
 REDIS_DBS: dict[str, int] = dict(_DATA["redis_databases"])
