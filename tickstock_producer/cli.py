@@ -1,17 +1,33 @@
-"""``python -m tickstock_producer``: the ETF universe manager's command line.
+"""``python -m tickstock_producer``: the reference producer's (TickStockPL's) command line.
 
-Commands: ``expand`` (build the ETF universes and publish the notifications; with
-``--repeat-until-stopped`` again and again until SIGTERM/SIGINT, or until a round has a failed
-theme), ``load-history`` (the historical
-loader for the universes' members), ``validate`` (every member exists in ``symbols`` and is
-active), ``summary`` (one line per universe), ``channels`` (the configured pub-sub channels),
-``maintain-stock-universes`` (rewrite the market-cap
-tier stock universes round after round until SIGTERM/SIGINT). ``--json`` prints one JSON
-document for programs. Connection settings come from ``TICKSTOCK_PL_*`` environment variables
-(DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD, REDIS_HOST, REDIS_PORT, REDIS_DB).
+Commands:
 
-Exit codes: 0 success; 1 the command ran but found a problem (a failed theme, an invalid member);
-2 bad arguments or configuration (one line on stderr); 3 the database or Redis was unreachable.
+- ``expand`` builds the ETF universes and publishes the notifications; with
+  ``--repeat-until-stopped`` again and again until SIGTERM/SIGINT, or until a round has a failed
+  theme.
+- ``load-history`` is the historical loader: by default the ETF universes' members' daily bars
+  (``--days``) into the production tables; with ``--scenario NAME|all [--symbols TEST_A,TEST_B]``
+  it generates a test scenario and loads it into the separate schema ``synthetic`` only (TEST_
+  symbols of type TEST, one transaction, reloading replaces); ``--list-scenarios`` lists the
+  scenarios (no database needed).
+- ``detect-patterns (--symbols A,B | --scenario NAME|all)`` runs TA-Lib's candlestick functions
+  over the symbols' daily bars (``synthetic.*`` for TEST_ symbols) and publishes one
+  ``pattern_detected`` event per hit.
+- ``process-ticks [--max-seconds S] [--threshold-step X]`` consumes the tick stream, publishes
+  one-minute bars and threshold crossings until SIGTERM/SIGINT or ``--max-seconds``, then reports.
+- ``validate`` (every member exists in ``symbols`` and is active), ``summary`` (one line per
+  universe), ``channels`` (the configured pub-sub channels), ``deploy`` (what this producer version
+  installs into a database the suite owns), ``maintain-stock-universes`` (rewrite the market-cap
+  tier stock universes round after round until SIGTERM/SIGINT).
+
+``--json`` prints one JSON document for programs (the last stdout line). Connection settings come
+from ``TICKSTOCK_PL_*`` environment variables (DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD,
+REDIS_HOST, REDIS_PORT, REDIS_DB).
+
+Exit codes: 0 success; 1 the command ran but found a problem (a failed theme, an invalid member,
+an error while detecting or processing); 2 bad arguments or configuration (one line on stderr,
+checked before connecting to anything, so nothing is written); 3 the database or Redis was
+unreachable.
 """
 
 from __future__ import annotations
@@ -30,10 +46,13 @@ import redis
 
 from .etf_universe import load_source
 from .facade import Producer, ProducerConfig, create_producer
+from .historical_loader import ALL_SCENARIOS, ScenarioTargetError, check_symbol, scenario_targets
 from .stock_universe import StockUniverseMaintainer
 
 # Long-running commands stop cleanly (report printed) on SIGTERM/SIGINT, or after this long.
 DEFAULT_MAX_SECONDS = 120.0
+DEFAULT_DAYS = 30
+DEFAULT_THRESHOLD_STEP = 1.0  # contract/messaging.json realtime.threshold_step
 
 
 class UsageError(Exception):
@@ -60,8 +79,30 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS,
                    help="with --repeat-until-stopped: stop after this long "
                         f"(default {DEFAULT_MAX_SECONDS:g})")
-    h = sub.add_parser("load-history", help="register universe members in symbols and load daily OHLCV")
-    h.add_argument("--days", type=int, default=30, help="weekdays of bars per symbol (default 30)")
+    h = sub.add_parser("load-history", help="register universe members in symbols and load daily OHLCV; "
+                                            "with --scenario load a synthetic test scenario instead")
+    h.add_argument("--days", type=int, default=None,
+                   help=f"weekdays of bars per ETF member (default {DEFAULT_DAYS}; not with --scenario)")
+    h.add_argument("--scenario", metavar="NAME",
+                   help="generate this test scenario (or 'all') and load it into the synthetic schema")
+    h.add_argument("--symbols", metavar="TEST_A,TEST_B",
+                   help="with --scenario NAME: load the scenario's series for these TEST_ symbols "
+                        "(default: the scenario's own symbol)")
+    h.add_argument("--list-scenarios", action="store_true",
+                   help="list the test scenarios (no database needed)")
+    d = sub.add_parser("detect-patterns",
+                       help="detect candlestick patterns in daily bars and publish pattern_detected")
+    which = d.add_mutually_exclusive_group(required=True)
+    which.add_argument("--symbols", metavar="A,B", help="comma-separated symbols")
+    which.add_argument("--scenario", metavar="NAME",
+                       help="the symbols loaded for this scenario (or 'all')")
+    t = sub.add_parser("process-ticks",
+                       help="aggregate the tick stream into one-minute bars and threshold crossings "
+                            "until SIGTERM/SIGINT")
+    t.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS,
+                   help=f"stop after this long (default {DEFAULT_MAX_SECONDS:g})")
+    t.add_argument("--threshold-step", type=float, default=DEFAULT_THRESHOLD_STEP,
+                   help=f"price step whose multiples are thresholds (default {DEFAULT_THRESHOLD_STEP:g})")
     sub.add_parser("validate", help="check every universe member exists in symbols and is active")
     sub.add_parser("summary", help="one line per ETF universe")
     sub.add_parser("channels", help="the pub-sub channels this producer is configured with")
@@ -159,20 +200,125 @@ def _maintain_stock_universes(args, producer: Producer) -> int:
     return 1 if report.errors else 0
 
 
+def _symbol_list(text: str) -> list[str]:
+    symbols = [s.strip() for s in text.split(",") if s.strip()]
+    if not symbols:
+        raise UsageError("--symbols needs at least one symbol")
+    for sym in symbols:
+        problem = check_symbol(sym)
+        if problem:
+            raise UsageError(problem)
+    return symbols
+
+
+def _check_args(args) -> None:
+    """Command-specific checks that need nothing but the arguments (run before connecting)."""
+    if args.command == "load-history":
+        if args.list_scenarios:
+            if args.scenario or args.symbols or args.days is not None:
+                raise UsageError("--list-scenarios takes no --scenario, --symbols or --days")
+        elif args.scenario is not None:
+            if args.days is not None:
+                raise UsageError("--days cannot be used with --scenario (a scenario has its own length)")
+            symbols = _symbol_list(args.symbols) if args.symbols is not None else None
+            try:
+                args.targets = scenario_targets(args.scenario, symbols)
+            except ScenarioTargetError as exc:
+                raise UsageError(str(exc)) from None
+        else:
+            if args.symbols is not None:
+                raise UsageError("--symbols needs --scenario")
+            if args.days is not None and args.days < 1:
+                raise UsageError("--days must be at least 1")
+    elif args.command == "detect-patterns":
+        if args.symbols is not None:
+            args.symbol_list = _symbol_list(args.symbols)
+        else:
+            try:
+                scenario_targets(args.scenario)
+            except ScenarioTargetError as exc:
+                raise UsageError(str(exc)) from None
+    elif args.command == "process-ticks":
+        if not args.max_seconds > 0:
+            raise UsageError("--max-seconds must be positive")
+        if not (args.threshold_step > 0 and args.threshold_step != float("inf")):
+            raise UsageError("--threshold-step must be a positive number")
+
+
 def _load_history(args, producer: Producer) -> int:
-    if args.days < 1:
-        raise UsageError("--days must be at least 1")
-    report = producer.loader.load_etf_universes(args.days)
+    if args.list_scenarios:
+        return _list_scenarios(args, producer)
+    if args.scenario is not None:
+        return _load_scenario(args, producer)
+    report = producer.loader.load_etf_universes(args.days if args.days is not None else DEFAULT_DAYS)
     _print(args, asdict(report), f"{report.symbols} symbols of {report.universes} universes, "
            f"{report.bars} daily bars, {report.elapsed_s:.2f} s")
     return 0
 
 
-def _query(producer: Producer, sql: str) -> list[tuple]:
+def _list_scenarios(args, producer: Producer) -> int:
+    specs = producer.make_scenario_loader().scenario_specs()
+    doc = {"scenarios": [spec.as_dict() for spec in specs.values()]}
+    _print(args, doc, "\n".join(
+        f"{s.name:<22} {s.symbol:<20} {s.days:>4} days  {s.description}"
+        + "".join(f"\n{'':<22} planted {p.pattern} on {p.date.isoformat()}" for p in s.planted)
+        for s in specs.values()))
+    return 0
+
+
+def _load_scenario(args, producer: Producer) -> int:
+    symbols = _symbol_list(args.symbols) if args.symbols is not None else None
+    try:
+        report = producer.make_scenario_loader().load_scenario(args.scenario, symbols)
+    except ScenarioTargetError as exc:
+        raise UsageError(str(exc)) from None
+    lines = [f"{s.scenario:<22} {','.join(s.symbols):<20} {s.rows:>5} rows" for s in report.scenarios]
+    lines.append(f"{report.rows} rows in synthetic.ohlcv_daily: generation {report.generation_s:.3f} s, "
+                 f"loading {report.loading_s:.3f} s")
+    _print(args, report.as_dict(), "\n".join(lines))
+    return 0
+
+
+def _scenario_symbols(producer: Producer, scenario: str) -> list[str]:
+    """The symbols loaded for ``scenario`` (``all``: for every scenario); the scenarios' own symbols
+    when none is loaded (the detector then reports them missing)."""
+    loader = producer.make_scenario_loader()
+    specs = loader.scenario_specs()
+    names = list(specs) if scenario == ALL_SCENARIOS else [scenario]
+    loaded = [r[0] for r in _query(producer, "SELECT symbol FROM synthetic.symbols WHERE scenario = ANY(%s) "
+                                             "ORDER BY symbol", (names,))]
+    return loaded or [specs[n].symbol for n in names]
+
+
+def _detect_patterns(args, producer: Producer) -> int:
+    symbols = (args.symbol_list if args.symbols is not None
+               else _scenario_symbols(producer, args.scenario))
+    report = producer.make_pattern_detector().detect(symbols)
+    doc = report.as_dict()
+    lines = [f"{d['date']} {d['symbol']:<20} {d['pattern']}" for d in doc.get("detections", [])]
+    lines += [f"ERROR {e}" for e in doc.get("errors", [])]
+    lines.append(f"{doc.get('published_count', 0)} pattern events published for "
+                 f"{doc.get('symbols', len(symbols))} symbols")
+    _print(args, doc, "\n".join(lines))
+    return 1 if doc.get("errors") else 0
+
+
+def _process_ticks(args, producer: Producer) -> int:
+    stop = _stop_on_signal()
+    processor = producer.make_tick_processor(args.threshold_step)
+    report = processor.run(stop.is_set, args.max_seconds)
+    doc = report.as_dict()
+    _print(args, doc, f"{doc.get('ticks_processed', 0)} ticks, {doc.get('bars_published', 0)} bars, "
+           f"{doc.get('thresholds_published', 0)} threshold crossings, last seq {doc.get('last_seq')}"
+           + "".join(f"\nERROR {e}" for e in doc.get("errors", [])[:5]))
+    return 1 if doc.get("errors") else 0
+
+
+def _query(producer: Producer, sql: str, params: tuple | None = None) -> list[tuple]:
     conn = producer.connect()
     try:
         with conn.cursor() as cur:
-            cur.execute(sql)
+            cur.execute(sql, params)
             return cur.fetchall()
     finally:
         conn.close()
@@ -221,7 +367,8 @@ def _deploy(args, producer: Producer, deploy: Callable | None = None) -> int:
 
 
 COMMANDS = {"channels": _channels, "deploy": _deploy, "expand": _expand,
-            "load-history": _load_history,
+            "load-history": _load_history, "detect-patterns": _detect_patterns,
+            "process-ticks": _process_ticks,
             "validate": _validate, "summary": _summary,
             "maintain-stock-universes": _maintain_stock_universes}
 
@@ -231,6 +378,7 @@ def main(argv: list[str] | None = None,
          deploy: Callable | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
+        _check_args(args)
         config = ProducerConfig.from_env()
     except UsageError as exc:
         print(f"error: {exc} (see --help)", file=sys.stderr)

@@ -8,6 +8,10 @@ and Redis. A producer *variant* (the project's tests keep deliberately broken on
 reference needs nothing beyond ``sql/``) and runs ``cli.main(factory=..., deploy=...)`` under
 ``python -m <module>``; the suite's ``deploy`` subcommand call reaches that hook.
 
+Factories a variant overrides: ``make_publisher`` and ``make_etf_manager`` (ETF universes),
+``make_scenario_loader`` (the historical loader's scenario mode), ``make_pattern_detector`` and
+``make_tick_processor`` (their modules are imported when first used).
+
 Configuration comes from the environment (``TICKSTOCK_PL_*``), so the password never appears on
 a command line.
 """
@@ -26,6 +30,7 @@ from .events import CHANNELS, REDIS_DB_FLOWS, EventPublisher
 from .historical_loader import HistoricalLoader
 
 ENV_PREFIX = "TICKSTOCK_PL_"
+TICK_SOCKET_TIMEOUT_S = 60.0  # the tick reader's socket timeout, far above its XREAD BLOCK
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class Producer:
         self.publisher = self.make_publisher()
         self.etf_manager = self.make_etf_manager(source)
         self.loader = HistoricalLoader(self.connect)
+        self._extra_clients: list[redis.Redis] = []
 
     def connect(self):
         c = self.config
@@ -82,11 +88,36 @@ class Producer:
         return EtfUniverseManager(self.connect, self.publisher,
                                   source if source is not None else load_source())
 
+    def make_scenario_loader(self) -> HistoricalLoader:
+        return self.loader
+
+    def make_pattern_detector(self):
+        from .patterns import PatternDetector
+
+        return PatternDetector(self.connect, EventPublisher(self.redis, "tickstock_pl.pattern_detector"))
+
+    def make_tick_processor(self, threshold_step: float):
+        from .realtime import TickProcessor
+
+        return TickProcessor(self.tick_redis(), EventPublisher(self.redis, "tickstock_pl.tick_processor"),
+                             threshold_step)
+
+    def tick_redis(self) -> redis.Redis:
+        """A Redis client of its own for reading the tick stream: XREAD BLOCK waits on the socket,
+        so its timeout must be longer than any BLOCK (the facade's client allows 10 s)."""
+        c = self.config
+        client = redis.Redis(host=c.redis_host, port=c.redis_port, db=c.redis_db,
+                             socket_connect_timeout=3, socket_timeout=TICK_SOCKET_TIMEOUT_S)
+        self._extra_clients.append(client)
+        return client
+
     def channels(self) -> dict[str, str]:
         """The pub-sub channels this producer is configured with (name → channel)."""
         return dict(CHANNELS)
 
     def close(self) -> None:
+        for client in self._extra_clients:
+            client.close()
         self.redis.close()
 
 

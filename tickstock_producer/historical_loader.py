@@ -8,19 +8,27 @@ OHLC (low <= open, close <= high) as ``ohlcv_daily``'s CHECK constraint demands.
 ``load_etf_universes()`` reads the members of every ETF universe (``get_etf_universe``), registers
 them in ``symbols`` as type ``ETF`` (active, name from the universe's symbol facts), and upserts
 their bars into ``ohlcv_daily`` — all as the producer role, in one transaction.
+
+``load_scenario(name, symbols)`` is the scenario mode: it generates a test scenario
+(``scenarios.py``; ``name`` may be ``all``) and loads it into the separate schema ``synthetic``
+(``synthetic.symbols`` as type TEST with the scenario's name, ``synthetic.ohlcv_daily``,
+``synthetic.scenario_outcomes``), never into the production tables, in one transaction that first
+deletes the symbols' earlier synthetic rows, so reloading replaces them. Generation and loading are
+timed separately.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
 import psycopg2
-from psycopg2.extras import execute_values
+from psycopg2.extras import Json, execute_values
 
 ANCHOR_DATE = date(2026, 10, 30)  # a Friday
 
@@ -59,6 +67,71 @@ class LoadReport:
     symbols: int
     bars: int
     elapsed_s: float
+
+
+SYMBOL_PATTERN = re.compile(r"^[A-Z0-9_.]{1,20}$")
+TEST_PREFIX = "TEST_"
+ALL_SCENARIOS = "all"
+
+
+class ScenarioTargetError(ValueError):
+    """A scenario load that must not run (unknown scenario, bad or non-test symbol); one line."""
+
+
+@dataclass
+class ScenarioLoad:
+    scenario: str
+    symbols: list[str]
+    rows: int
+    generation_s: float
+    loading_s: float
+    stated: dict[str, dict] = field(default_factory=dict)  # symbol -> outcome
+
+
+@dataclass
+class ScenarioLoadReport:
+    scenarios: list[ScenarioLoad]
+    rows: int
+    generation_s: float  # generating every series (sum over scenarios)
+    loading_s: float     # the database part: connect, delete, insert, commit
+    elapsed_s: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_symbol(symbol: str) -> str | None:
+    """Why ``symbol`` is not a valid symbol, or None."""
+    if not SYMBOL_PATTERN.match(symbol):
+        return f"bad symbol {symbol!r} (expected 1-20 of A-Z 0-9 _ .)"
+    return None
+
+
+def scenario_targets(name: str, symbols: list[str] | None = None) -> list[tuple[str, list[str]]]:
+    """(scenario, symbols) pairs to load; raises ScenarioTargetError for what must not be loaded.
+
+    ``name`` is a scenario or ``all`` (every scenario with its own symbol; no ``symbols`` then);
+    without ``symbols`` a scenario goes to its default TEST_ symbol."""
+    from .scenarios import SCENARIOS  # here: scenarios imports this module
+
+    if name == ALL_SCENARIOS:
+        if symbols:
+            raise ScenarioTargetError("--symbols cannot be used with --scenario all "
+                                      "(every scenario goes to its own TEST_ symbol)")
+        return [(spec.name, [spec.symbol]) for spec in SCENARIOS.values()]
+    if name not in SCENARIOS:
+        raise ScenarioTargetError(f"unknown scenario {name!r} (known: {', '.join(SCENARIOS)}, "
+                                  f"{ALL_SCENARIOS})")
+    if not symbols:
+        return [(name, [SCENARIOS[name].symbol])]
+    for sym in symbols:
+        problem = check_symbol(sym)
+        if problem:
+            raise ScenarioTargetError(problem)
+        if not sym.startswith(TEST_PREFIX):
+            raise ScenarioTargetError(f"{sym} is not a test symbol: synthetic data goes only to "
+                                      f"{TEST_PREFIX} symbols")
+    return [(name, list(dict.fromkeys(symbols)))]
 
 
 class HistoricalLoader:
@@ -115,3 +188,59 @@ class HistoricalLoader:
                    SET open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
                        close = EXCLUDED.close, volume = EXCLUDED.volume""", rows, page_size=2000)
         return len(rows)
+
+    # ---- scenario mode ---------------------------------------------------------------------
+
+    def scenario_specs(self) -> dict:
+        """The scenarios this loader generates (name → ScenarioSpec)."""
+        from .scenarios import SCENARIOS
+
+        return dict(SCENARIOS)
+
+    def generate(self, name: str, symbol: str):
+        """One scenario's series for one symbol (variants override this)."""
+        from .scenarios import generate
+
+        return generate(name, symbol)
+
+    def load_scenario(self, name: str, symbols: list[str] | None = None) -> ScenarioLoadReport:
+        """Generate ``name`` (or ``all``) and load it into ``synthetic.*`` in one transaction."""
+        t0 = time.perf_counter()
+        targets = scenario_targets(name, symbols)  # raises before anything is touched
+        loads: list[tuple[ScenarioLoad, list]] = []
+        for scenario, syms in targets:
+            g0 = time.perf_counter()
+            series = [self.generate(scenario, sym) for sym in syms]
+            load = ScenarioLoad(scenario, syms, sum(len(s.rows) for s in series),
+                                time.perf_counter() - g0, 0.0, {s.symbol: s.outcome for s in series})
+            loads.append((load, series))
+        l0 = time.perf_counter()
+        conn = self.connect()
+        try:
+            with conn:
+                for load, series in loads:
+                    s0 = time.perf_counter()
+                    self.write_scenario(conn, load.scenario, series)
+                    load.loading_s = time.perf_counter() - s0
+        finally:
+            conn.close()
+        loading_s = time.perf_counter() - l0
+        return ScenarioLoadReport([load for load, _ in loads], sum(load.rows for load, _ in loads),
+                                  sum(load.generation_s for load, _ in loads), loading_s,
+                                  time.perf_counter() - t0)
+
+    @staticmethod
+    def write_scenario(conn, scenario: str, series: list) -> None:
+        """Replace the series' symbols' synthetic rows (symbol, bars, stated outcome)."""
+        symbols = [s.symbol for s in series]
+        with conn.cursor() as cur:
+            cur.execute("DELETE FROM synthetic.scenario_outcomes WHERE symbol = ANY(%s)", (symbols,))
+            cur.execute("DELETE FROM synthetic.symbols WHERE symbol = ANY(%s)", (symbols,))  # bars cascade
+            execute_values(cur, "INSERT INTO synthetic.symbols (symbol, name, type, scenario) VALUES %s",
+                           [(sym, f"Synthetic {scenario}", "TEST", scenario) for sym in symbols])
+            execute_values(cur, """INSERT INTO synthetic.ohlcv_daily
+                                   (symbol, date, open, high, low, close, volume) VALUES %s""",
+                           [tuple(row) for s in series for row in s.rows], page_size=2000)
+            execute_values(cur, """INSERT INTO synthetic.scenario_outcomes (scenario, symbol, stated)
+                                   VALUES %s""",
+                           [(scenario, s.symbol, Json(s.outcome)) for s in series])
