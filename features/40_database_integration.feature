@@ -29,3 +29,11 @@ Feature: Database integration
     And the ETF universe queries were not held up beyond the UI query target of 50 ms
     And the stock universes agree with the market caps in the symbols table
     And the ETF universes are unchanged by the stock universe maintenance
+
+  @database @scenarios @isolation
+  @checklist:DB-3 @scenario:synthetic-data-isolated
+  Scenario: Synthetic scenario data lives in its own schema, which TickStockApp cannot read and production tables never hold
+    Given the producer has generated and loaded every scenario
+    Then TickStockPL's identity reads the rows of every scenario in the synthetic schema
+    And TickStockApp sees none of the synthetic symbols in symbols or ohlcv_daily
+    And the database refuses TickStockApp every table of the synthetic schema for lack of privilege

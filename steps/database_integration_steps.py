@@ -4,6 +4,7 @@ from behave import given, then, when
 
 from tickstock_acceptance.checks.database.coexistence import StockUniverseMaintenance
 from tickstock_acceptance.checks.database.legacy_compat import PHASE3, PRE_PHASE3, LegacyCompatibility
+from tickstock_acceptance.checks.scenarios import isolation
 from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.contract.database import REQUIRED_SCHEMA_COLUMNS
 from tickstock_acceptance.reporting import evidence
@@ -101,3 +102,24 @@ def step_etf_unchanged(context):
     after = state.flow.store.members()
     changed = sorted(t for t in set(after) | set(state.etf_before) if after.get(t) != state.etf_before.get(t))
     no_problems([f"{t} changed" for t in changed], "the ETF universes during stock universe maintenance")
+
+
+# -- synthetic data isolated (DB-3) --------------------------------------------------------------
+@then("TickStockPL's identity reads the rows of every scenario in the synthetic schema")
+def step_producer_reads_synthetic(context):
+    flow = context.state.scenarios
+    per_symbol = flow.storage.bars_per_symbol(role="producer")
+    evidence.record("synthetic rows TickStockPL reads", sum(n for n, _ in per_symbol.values()), "rows",
+                    note=f"{len(per_symbol)} symbols")
+    no_problems(isolation.producer_sees_problems(flow.contract, per_symbol, flow.storage.reads("producer")),
+                "the synthetic schema as TickStockPL")
+
+
+@then("the database refuses TickStockApp every table of the synthetic schema for lack of privilege")
+def step_consumer_refused(context):
+    attempts = context.state.scenarios.storage.reads("consumer")
+    refused = [a for a in attempts if not a.allowed]
+    evidence.record("synthetic tables the database refused TickStockApp", len(refused), "tables",
+                    note="; ".join(f"{a.table}: SQLSTATE {a.sqlstate} {a.message}" for a in refused)
+                    or f"none of {len(attempts)} refused")
+    no_problems(isolation.refusal_problems(attempts), "TickStockApp on the synthetic schema")

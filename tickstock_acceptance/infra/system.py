@@ -221,6 +221,13 @@ class AcceptanceSystem:
             "symbols": r"DELETE FROM symbols WHERE symbol LIKE 'TEST\_%'",
             "cache_entries": r"DELETE FROM cache_entries WHERE key LIKE 'test\_%' OR name LIKE 'test\_%'",
         }
+        # Synthetic scenario data (its own schema, sql/005): only TEST_ symbols, only where the schema exists.
+        statements.update({
+            "synthetic.ohlcv_daily": r"DELETE FROM synthetic.ohlcv_daily WHERE symbol LIKE 'TEST\_%'",
+            "synthetic.scenario_outcomes":
+                r"DELETE FROM synthetic.scenario_outcomes WHERE symbol LIKE 'TEST\_%'",
+            "synthetic.symbols": r"DELETE FROM synthetic.symbols WHERE symbol LIKE 'TEST\_%'",
+        })
         with session(self.endpoint("admin")) as conn, conn.cursor() as cur:
             for table, statement in statements.items():
                 cur.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))

@@ -183,6 +183,28 @@ class ProducerController:
     def summary(self) -> ProducerRun:
         return self.run("summary")
 
+    # -- test scenarios (synthetic data) and pattern detection --------------------------------
+    def load_scenario(self, name: str, symbols: list[str] | None = None) -> ProducerRun:
+        """``load-history --scenario NAME [--symbols A,B]``: generate one scenario (or ``all``) and load
+        it into the synthetic storage. Arguments go as given (the error paths pass bad ones)."""
+        args = ["load-history", "--scenario", name]
+        if symbols is not None:
+            args += ["--symbols", ",".join(symbols)]
+        return self.run(*args)
+
+    def list_scenarios(self) -> ProducerRun:
+        """``load-history --list-scenarios``: the scenarios the generator knows (no database needed)."""
+        return self.run("load-history", "--list-scenarios")
+
+    def detect_patterns(self, symbols: list[str]) -> ProducerRun:
+        """``detect-patterns --symbols A,B``: run the pattern detection over the symbols' daily bars,
+        which publishes one pattern event per hit."""
+        return self.run("detect-patterns", "--symbols", ",".join(symbols))
+
+    def help(self, *subcommand: str) -> ProducerRun:
+        """``[SUBCOMMAND] --help``: the command's usage text (exit 0 expected)."""
+        return self.run(*subcommand, "--help")
+
 
 class BackgroundCommand:
     """A long-running producer command (e.g. ``expand --repeat-until-stopped``) in its own process.
