@@ -1,10 +1,11 @@
 """Steps of features/70_target_compliance.feature: each sentence is one call into the checks."""
 
-from behave import then
+from behave import given, then, when
 
 from tickstock_acceptance.checks.perf import concurrency
 from tickstock_acceptance.reporting import evidence
 from tickstock_acceptance.steplib.expect import no_problems
+from tickstock_acceptance.sut.producer import producer_for
 
 
 @then("at least {operations:ConcurrentOperations} queries were in flight at the same time")
@@ -27,3 +28,97 @@ def step_every_query_within(context, target):
     evidence.record("queries per second", len(samples) / load.result.elapsed_s, "q/s", higher_is_better=True)
     evidence.assert_within(f"ETF universe query latency ({load.clients} clients)", values, target.unit,
                            target, judged_by="max")
+
+
+# -- PERF-3: real-time processing beside scenario generation and loading ---------------------------
+@given("the tick processor is running and the tick feeder replays its tape at {rate:TickRate} ticks per "
+       "second")
+def step_realtime_running(context, rate):
+    state = context.state
+    state.realtime.start(producer_for(state.system), rate)
+
+
+@when("the feeder runs before any scenario is loaded until its ticks have produced enough events for a p99")
+def step_realtime_before(context):
+    no_problems(context.state.realtime.wait_before(), "the measurement before any scenario load")
+
+
+@when("every scenario is generated and loaded while the feeder keeps running, again until the ticks sent "
+      "meanwhile have produced enough events for a p99")
+def step_realtime_during(context):
+    realtime = context.state.realtime
+    problems = realtime.load_during(producer_for(context.state.system))
+    loads = realtime.loads
+    if loads:
+        rows = sorted({r.report.get("rows") for r in loads}, key=str)
+        evidence.record_distribution("full scenario load beside the tick feeder (process, end to end)",
+                                     [r.wall_s for r in loads], "s", judged_by="max")
+        evidence.record("full scenario loads while the feeder ran", len(loads), "loads",
+                        note=f"back to back until the window held enough events; rows per load {rows}; "
+                             f"window {realtime.feeder.window_seconds('during'):.1f} s")
+    no_problems(problems, "the measurement during the scenario loads")
+
+
+@then("tick-to-event latency p99 during the scenario loads is within the {target:Target}")
+def step_realtime_latency(context, target):
+    """Both windows' distributions and their p99 ratio go to the evidence; the p99 during the loads is
+    judged (with p99 of at least REALTIME_MIN_EVENTS_PER_WINDOW samples, one late event is not the p99)."""
+    realtime = context.state.realtime
+    judged = realtime.finish()
+    before, during = judged.latencies_ms.get("before", []), judged.latencies_ms.get("during", [])
+    no_problems(realtime.settle_problems if not (before and during) else [], "the tick-to-event measurement")
+    no_problems([] if before and during else [f"{len(before)} events before and {len(during)} during the "
+                                              "loads arrived: nothing to measure"], "tick-to-event latency")
+    quiet = evidence.record_distribution("tick-to-event latency before the scenario loads", before, "ms",
+                                         judged_by="p99")
+    busy = evidence.record_distribution("tick-to-event latency during the scenario loads", during, "ms",
+                                        target, judged_by="p99")
+    evidence.record("tick-to-event p99 ratio during/before the scenario loads", busy.value / quiet.value, "x",
+                    note=f"p99 {busy.value:.1f} ms during / {quiet.value:.1f} ms before")
+    missed = f"p99 {busy.value:.1f} ms misses {target.describe()} ({len(during)} events; before the loads: " \
+             f"p99 {quiet.value:.1f} ms)"
+    no_problems([] if busy.passed else [missed], "tick-to-event latency during the scenario loads")
+
+
+@then("no tick was lost: every tick of a closed minute is counted in exactly one bar that matches the tape, "
+      "and every threshold crossing on the tape arrived exactly once")
+def step_realtime_no_loss(context):
+    realtime = context.state.realtime
+    judged = realtime.finish()
+    evidence.record("ticks of closed minutes counted in exactly one bar", judged.counted_once, "ticks",
+                    note=f"{realtime.feeder.sent} ticks sent, {judged.closed_ticks} in closed minutes; "
+                         f"{judged.expected_bars} bars and {judged.expected_crossings} threshold crossings "
+                         f"expected, {judged.received} events received")
+    no_problems(realtime.settle_problems + judged.loss, "real-time processing beside the scenario loads")
+
+
+@then("the ticks processed and the tick-to-event p99 before and during the scenario loads, and their ratio, "
+      "are in the evidence")
+def step_realtime_evidence(context):
+    realtime = context.state.realtime
+    judged = realtime.finish()
+    for window in ("before", "during"):
+        seconds = realtime.feeder.window_seconds(window)
+        processed = judged.processed.get(window, 0)
+        evidence.record(f"ticks processed {window} the scenario loads", processed, "ticks",
+                        note=f"{judged.sent.get(window, 0)} sent in {seconds:.1f} s; "
+                             "counted in exactly one bar")
+        evidence.record(f"tick processing rate {window} the scenario loads",
+                        processed / seconds if seconds else 0.0, "ticks/s", higher_is_better=True)
+    evidence.record("tick feeder rate", realtime.feeder.achieved_rate, "ticks/s", higher_is_better=True,
+                    note=f"asked {realtime.rate:.0f}/s; {realtime.feeder.sent} ticks in "
+                         f"{realtime.feeder.batches} batches (largest {realtime.feeder.largest_batch})")
+    report = realtime.processor_run.report if realtime.processor_run else {}
+    evidence.record("ticks the processor reported processed", float(report.get("ticks_processed", 0)),
+                    "ticks",
+                    note=f"its report: {_brief(report)}")
+    problems = realtime.processor_problems()
+    problems += [f"no tick sent {w} the scenario loads was processed" for w in ("before", "during")
+                 if not judged.processed.get(w)]
+    no_problems(problems, "the evidence of real-time processing")
+
+
+def _brief(report: dict) -> str:
+    keys = ("ticks_processed", "published_count", "bars_published", "thresholds_published", "open_bars",
+            "last_seq")
+    return ", ".join(f"{k} {report[k]}" for k in keys if k in report) or "none"

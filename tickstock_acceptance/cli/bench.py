@@ -21,15 +21,18 @@ import time
 
 import redis
 
+from tickstock_acceptance.checks.perf.realtime import RealtimeUnderLoad, TapeOracle
 from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.config.settings import Settings, load_settings
-from tickstock_acceptance.contract.messaging import STREAM_DB, UNIVERSE_CHANNEL
+from tickstock_acceptance.contract.messaging import STREAM_DB, TICK_STREAM, UNIVERSE_CHANNEL
 from tickstock_acceptance.core.errors import SuiteError
 from tickstock_acceptance.core.statistics import Distribution
 from tickstock_acceptance.core.waiting import wait_until
 from tickstock_acceptance.infra.system import AcceptanceSystem, preflight
 from tickstock_acceptance.sut.producer import producer_for
+from tickstock_acceptance.sut.realtime_processing import RawObserver, TickProcessor, clean_realtime_streams
 from tickstock_acceptance.sut.subscriber import AppSubscriber
+from tickstock_acceptance.sut.tick_feeder import TickFeeder, TickTape, redis_sink
 
 RAW_CHANNEL = "tickstock.bench.raw"
 
@@ -138,9 +141,54 @@ def _bench(settings: Settings) -> int:
                                  ui_aim, "met" if ui_p95 <= ui_aim else "MISSED",
                                  raw_aim, "met" if d99 <= raw_aim * r99 else "MISSED",
                                  d99 / r99 if r99 else float("inf")))
+        _bench_realtime(system, producer)
     finally:
         system.close()
     return 0
+
+
+def _bench_realtime(system: AcceptanceSystem, producer) -> None:
+    """Real-time processing (PERF-3's parts): tick-to-event latency at the feeder's fixed rate without
+    and with full scenario loads, and the processor's throughput draining a backlog of ticks."""
+    measured = RealtimeUnderLoad(system)
+    try:
+        measured.start(producer, M.REALTIME_TICK_RATE)
+        problems = measured.wait_before() + measured.load_during(producer)
+        judged = measured.finish()
+    finally:
+        measured.close()
+    print(f"real-time processing at {M.REALTIME_TICK_RATE} ticks/s, tick-to-event latency (ms):")
+    for window, label in (("before", "without a scenario load"), ("during", "during full scenario loads")):
+        samples = judged.latencies_ms.get(window) or [float("nan")]
+        print(f"  {label:<32} {_dist(samples)}  ticks processed {judged.processed.get(window, 0)}")
+    for problem in problems + judged.loss:
+        print(f"  problem: {problem}")
+
+    client = system.redis_client(STREAM_DB)
+    clean_realtime_streams(client)
+    processor = TickProcessor(system, producer).start()
+    observer = RawObserver(system).start()
+    tape = TickTape(M.REALTIME_TAPE_SEED, M.REALTIME_SYMBOLS, M.REALTIME_TICKS_PER_MINUTE)
+    oracle = TapeOracle().advance(tape.first(M.BENCH_REALTIME_BACKLOG_TICKS))
+    feeder = TickFeeder(tape, redis_sink(client, TICK_STREAM), rate=1e9, max_batch=1000,
+                        max_ticks=M.BENCH_REALTIME_BACKLOG_TICKS)
+    try:
+        feeder.start()
+        wait_until(lambda: feeder.sent >= M.BENCH_REALTIME_BACKLOG_TICKS, M.deadline(M.DELIVERY_DEADLINE_S),
+                   "the backlog written")
+        feeder.stop()
+        wait_until(lambda: observer.count() >= oracle.expected_events,
+                   M.deadline(M.REALTIME_SETTLE_DEADLINE_S), "every event of the backlog received")
+    finally:
+        feeder.stop()
+        events = observer.stop()
+        processor.stop()
+        clean_realtime_streams(client)
+        client.close()
+    drained = max(e.received_at for e in events) - feeder.sent_at[0]
+    ticks = M.BENCH_REALTIME_BACKLOG_TICKS
+    print(f"  throughput draining {ticks} ticks: {ticks / drained:,.0f} ticks/s "
+          f"({len(events)} events in {drained:.2f} s)")
 
 
 def _count(sub: AppSubscriber, channel: str) -> int:

@@ -107,3 +107,25 @@ BASELINE_WINDOW = 10             # how many earlier runs (the latest) the spread
 BASELINE_MIN_SAMPLES = 5         # samples a distribution needs before its p50→p95 spread is trusted
 BASELINE_SIGMAS = 3.0            # noise band = this many robust standard deviations of earlier runs
 BASELINE_RELATIVE_FLOOR = 0.05   # changes under 5 % of the baseline (or of the target) are never flagged
+
+# -- Real-time processing beside scenario loads (PERF-3) -----------------------------------------
+# The tick feeder replays a deterministic tape (seeded random walks that cross whole-dollar
+# thresholds now and then) into the contract's tick stream, paced against the monotonic clock.
+REALTIME_TICK_RATE = 2000            # ticks per second (the issue asks for at least 2,000)
+REALTIME_SYMBOLS = 20                # symbols on the tape (TEST_RT01..)
+REALTIME_TICKS_PER_MINUTE = 200      # ticks per simulated minute, all symbols together (~10 bars/s of time)
+REALTIME_TAPE_SEED = 20261102        # the tape's seed: the same ticks on every machine
+REALTIME_BATCH_INTERVAL_S = 0.005    # the feeder sends what is due every 5 ms, one pipelined XADD batch
+REALTIME_MAX_BATCH = 1000            # catching up after a stall: at most this many ticks per batch
+REALTIME_MIN_RATE_SHARE = 0.95       # the feeder must keep this share of its rate, or it is no evidence
+# Events (bars and threshold crossings) whose producing tick was sent in a window, before that
+# window's p99 is judged: with 500 samples the nearest-rank p99 is the 5th largest, not the max.
+REALTIME_MIN_EVENTS_PER_WINDOW = 500
+REALTIME_BEFORE_DEADLINE_S = 20.0    # the window before any scenario load reaches its events
+# Full scenario loads repeat back to back until the window during them holds its events; this
+# bounds the repetition (one load of every scenario takes a few seconds here).
+REALTIME_LOAD_DEADLINE_S = 60.0
+REALTIME_SETTLE_DEADLINE_S = 10.0    # after the feeder stops, every expected event has arrived
+REALTIME_PROCESSOR_MAX_S = 180.0     # the processor's --max-seconds (a safety net; it is stopped by SIGTERM)
+REALTIME_SCHEMA_SAMPLE = 20          # events of each type checked against their JSON Schema (the first ones)
+BENCH_REALTIME_BACKLOG_TICKS = 20000  # `make bench`: ticks written at once; the processor drains them

@@ -71,3 +71,91 @@ register_type(
     MinEtfThemes=spec_number("the spec's minimum of ETF themes", T.ETF_MIN_THEMES),
     ConcurrentOperations=spec_number("the spec's concurrent operations", T.CONCURRENT_OPERATIONS),
 )
+
+
+ISSUE_MIN_TICK_RATE = 2000   # PERF-3's tick feeder: "a fixed rate (≥ 2,000 ticks/s)"
+
+
+@parse.with_pattern(r"\d+")
+def parse_tick_rate(text: str) -> int:
+    """"2000 ticks per second": the feeder's rate in config/measurement.py, at least 2,000."""
+    from tickstock_acceptance.config import measurement as M
+
+    rate = int(text)
+    if rate != M.REALTIME_TICK_RATE:
+        raise SpecMismatch(f"the feature says {rate} ticks per second, but config/measurement.py says "
+                           f"REALTIME_TICK_RATE = {M.REALTIME_TICK_RATE}")
+    if rate < ISSUE_MIN_TICK_RATE:
+        raise SpecMismatch(f"the tick feeder's rate {rate}/s is below the {ISSUE_MIN_TICK_RATE} ticks/s "
+                           "PERF-3 asks for")
+    return rate
+
+
+register_type(TickRate=parse_tick_rate)
+
+
+# -- Test Scenario Integration: numbers and names the sentences take from the scenario contract ------
+def _scenario_contract():
+    from tickstock_acceptance.contract.scenarios import scenario_contract
+
+    return scenario_contract()
+
+
+@parse.with_pattern(r"\d{4}-\d{2}-\d{2}")
+def parse_anchor_date(text: str):
+    """The scenarios' anchor date as the feature writes it: must be the contract's."""
+    anchor = _scenario_contract().anchor_date
+    if text != anchor.isoformat():
+        raise SpecMismatch(f"the feature says anchor date {text}, but contract/reference/scenarios.json says "
+                           f"{anchor.isoformat()}")
+    return anchor
+
+
+@parse.with_pattern(r"\d+")
+def parse_pattern_tolerance(text: str) -> int:
+    """The planted-date tolerance in trading days: must be the contract's."""
+    tolerance = _scenario_contract().pattern_date_tolerance_days
+    if int(text) != tolerance:
+        raise SpecMismatch(f"the feature says a tolerance of {text} trading days, but "
+                           f"contract/reference/scenarios.json says {tolerance}")
+    return tolerance
+
+
+@parse.with_pattern(r"[a-z][a-z0-9_]*")
+def parse_scenario_name(text: str) -> str:
+    """A scenario the contract defines."""
+    known = _scenario_contract().scenarios
+    if text not in known:
+        raise SpecMismatch(f"the feature names scenario {text!r}, which contract/reference/scenarios.json "
+                           f"does not define (it defines {', '.join(known)})")
+    return text
+
+
+@parse.with_pattern(r"CDL[A-Z]+(?:(?:, | and )CDL[A-Z]+)*")
+def parse_talib_functions(text: str) -> list[str]:
+    """TA-Lib functions written as "CDLHAMMER, CDLDOJI and ...": exactly the contract's pattern functions."""
+    named = [s.strip() for s in text.replace(" and ", ", ").split(", ")]
+    functions = [k.talib_function for k in _scenario_contract().patterns.values()]
+    if sorted(named) != sorted(functions):
+        raise SpecMismatch(f"the feature names {named}, but contract/reference/scenarios.json recognises its "
+                           f"patterns with {functions}")
+    return named
+
+
+@parse.with_pattern(r"tickstock\.[a-z_]+\.[a-z_]+")
+def parse_contract_channel(text: str) -> str:
+    """A channel the message contract (contract/messaging.json) defines."""
+    from tickstock_acceptance.contract.messaging import CHANNELS
+
+    if text not in CHANNELS.values():
+        raise SpecMismatch(f"the feature names channel {text}, which contract/messaging.json does not define")
+    return text
+
+
+register_type(
+    AnchorDate=parse_anchor_date,
+    PatternTolerance=parse_pattern_tolerance,
+    ScenarioName=parse_scenario_name,
+    TalibFunctions=parse_talib_functions,
+    ContractChannel=parse_contract_channel,
+)

@@ -18,8 +18,10 @@ from tickstock_acceptance.checks.database.legacy_compat import LegacyCompatibili
 from tickstock_acceptance.checks.environment.probe import EnvironmentProbe
 from tickstock_acceptance.checks.etf.impact import Impact
 from tickstock_acceptance.checks.etf.stored_universes import FilterProbe, StoredUniverse
+from tickstock_acceptance.checks.perf.realtime import RealtimeUnderLoad
 from tickstock_acceptance.checks.redis.overflow import HighFrequencyUpdates
 from tickstock_acceptance.checks.redis.persistence import MessagePersistence
+from tickstock_acceptance.checks.scenarios.flow import ScenarioFlow
 from tickstock_acceptance.infra.system import AcceptanceSystem
 from tickstock_acceptance.sut.etf_universes import Timed
 from tickstock_acceptance.sut.ui_clients import LoadResult, UiQuerySampler
@@ -67,6 +69,8 @@ class ScenarioState:
     _flow: UniverseFlow | None = None
     _persistence: MessagePersistence | None = None
     _overflow: HighFrequencyUpdates | None = None
+    _scenarios: ScenarioFlow | None = None                     # test scenarios (SCN, DB-3, SVC-3)
+    _realtime: RealtimeUnderLoad | None = None
     _closers: list[Callable[[], object]] = field(default_factory=list)
 
     def on_close(self, closer: Callable[[], object]) -> None:
@@ -93,6 +97,20 @@ class ScenarioState:
             self._overflow = HighFrequencyUpdates(self.system)
             self.on_close(self._overflow.close)
         return self._overflow
+
+    @property
+    def realtime(self) -> RealtimeUnderLoad:
+        if self._realtime is None:
+            self._realtime = RealtimeUnderLoad(self.system)
+            self.on_close(self._realtime.close)
+        return self._realtime
+
+    @property
+    def scenarios(self) -> ScenarioFlow:
+        if self._scenarios is None:
+            self._scenarios = ScenarioFlow(self.system)
+            self.on_close(self._scenarios.close)
+        return self._scenarios
 
     def close(self) -> None:
         errors = []
