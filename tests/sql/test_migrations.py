@@ -33,12 +33,9 @@ pg_extras = pytest.importorskip("psycopg2.extras")
 # SQL_MIGRATIONS_DIR lets a deliberately broken copy of sql/ be tested (the tests must fail).
 SQL_DIR = Path(os.environ.get("SQL_MIGRATIONS_DIR")
                or Path(__file__).resolve().parents[2] / "sql")
-MIGRATIONS = [
-    "001_base_schema.sql",
-    "002_phase3_cache_entries.sql",
-    "003_etf_functions.sql",
-    "004_roles.sql",
-]
+# Every migration in order (001 base schema, 002 Phase 3 columns, 003 ETF functions, 004 roles,
+# 005 the synthetic-data schema): the second application of all of them must change nothing.
+MIGRATIONS = sorted(p.name for p in SQL_DIR.glob("[0-9][0-9][0-9]_*.sql"))
 READ_FUNCS = ("get_etf_universe", "get_etf_universes_summary", "validate_etf_universe_symbols")
 ALL_FUNCS = (*READ_FUNCS, "update_etf_universe")
 
@@ -204,7 +201,7 @@ def _snapshot(conn) -> dict:
 
 @pytest.fixture(scope="module")
 def migrated(pg_server):
-    """Create a database, apply 001, write a legacy row, apply 002-004, then all four again.
+    """Create a database, apply 001, write a legacy row, apply the rest, then all of them again.
 
     Yields a dict with the server params, the db name, the legacy reads taken after 001,
     after 002-004, and after the second application, and the catalog snapshots before and
@@ -712,3 +709,24 @@ def test_producer_boundary(db):
     ):
         with pytest.raises(DENIED):
             _as_role(db, role, sql)
+
+
+def test_synthetic_schema_boundary(db):
+    """Synthetic scenario data: the producer writes it, TickStockApp cannot even read it, and the
+    staging bars table takes a row the production table would refuse (the suite judges rows)."""
+    producer = "tickstock_producer"
+    # Each statement runs in its own rolled-back transaction: the symbol comes with its bar.
+    _as_role(db, producer, "WITH s AS (INSERT INTO synthetic.symbols (symbol, scenario) "
+                           "VALUES ('TEST_SYN', 'crash_2020') RETURNING 1) "
+                           "INSERT INTO synthetic.ohlcv_daily "
+                           "SELECT 'TEST_SYN', '2024-01-02', 5, 4, 1, 6, 10 FROM s")
+    _as_role(db, producer, "SELECT count(*) FROM synthetic.scenario_outcomes")
+    for sql in ("INSERT INTO synthetic.symbols (symbol, scenario) VALUES ('AAPL', 'x')",
+                "INSERT INTO synthetic.symbols (symbol, type, scenario) VALUES ('TEST_CS', 'CS', 'x')"):
+        with pytest.raises(pg_errors.CheckViolation):
+            _as_role(db, producer, sql)
+    for sql in ("SELECT count(*) FROM synthetic.symbols", "SELECT count(*) FROM synthetic.ohlcv_daily",
+                "SELECT count(*) FROM synthetic.scenario_outcomes",
+                "INSERT INTO synthetic.symbols (symbol, scenario) VALUES ('TEST_APP', 'x')"):
+        with pytest.raises(DENIED):
+            _as_role(db, "app_readwrite", sql)
