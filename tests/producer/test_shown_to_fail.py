@@ -34,6 +34,9 @@ FEATURES = ALL_FEATURES
 ETF_AND_REDIS = "not @scenarios"             # what the ETF and Redis variants break
 SCENARIO_SLICE = "@scenarios"                # the scenario slice, real-time processing included
 GENERATOR_SLICE = "@scenarios and not @realtime"  # what the generator and loader variants break
+# Variants whose defect (a summary function, the liquidity filter, a message's shape) shows without
+# volume run without the load scenarios, which take most of a run's time.
+WITHOUT_LOAD = "not @scenarios and not @load"
 
 # ETF-3's three scenarios: the notifications arrive, an offline instance catches up, a failed theme.
 NOTIFICATIONS = {"etf-notifications", "etf-offline-catch-up", "etf-failed-theme"}
@@ -78,7 +81,11 @@ BROKEN_VARIANTS |= SCENARIO_VARIANTS
 # The slice a variant's run holds: the stalling processor's run holds the whole scenario slice (its
 # loader takes a lock), the generator variants' runs leave the real-time measurement out.
 SLICE = dict.fromkeys(SCENARIO_VARIANTS, GENERATOR_SLICE) | {
-    "tests.broken.realtime_stalls_during_load": SCENARIO_SLICE}
+    "tests.broken.realtime_stalls_during_load": SCENARIO_SLICE,
+    "tests.broken.skips_liquidity_filter": WITHOUT_LOAD,
+    "tests.broken.wrong_summary": WITHOUT_LOAD,
+    "tests.broken.malformed_messages": WITHOUT_LOAD,
+}
 
 # What the failure of a variant's telling scenario must say (its cause, in domain words).
 MESSAGES = {

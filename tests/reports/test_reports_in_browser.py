@@ -169,4 +169,4 @@ def test_signoff_html_shows_the_recorded_decision_and_its_waivers(tmp_path):
     assert "rejected Bob release manager 0 first look: RES-* open" in earlier
     summary = visible_text(re.search(r'<p class="decision".*?</p>', dom, flags=re.S).group())
     assert "approved by Ada <script>alert(1)</script> | L (QA lead)" in summary
-    assert "with 24 waiver(s)" in summary
+    assert f"with {len(not_covered)} waiver(s)" in summary
