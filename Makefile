@@ -50,6 +50,6 @@ summary: setup
 clean:
 	rm -rf reports
 
-## make bench: performance figures (reported, not a gate): expansion, function latencies, delivery vs raw pub-sub
+## make bench: performance figures (reported, not a gate): expansion, function latencies, delivery vs raw pub-sub, scenario generation + loading, real-time tick latency and throughput
 bench: setup
 	$(PY) -m tickstock_acceptance.cli.bench $(ARGS)

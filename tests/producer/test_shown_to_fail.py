@@ -37,6 +37,9 @@ GENERATOR_SLICE = "@scenarios and not @realtime"  # what the generator and loade
 # Variants whose defect (a summary function, the liquidity filter, a message's shape) shows without
 # volume run without the load scenarios, which take most of a run's time.
 WITHOUT_LOAD = "not @scenarios and not @load"
+# Variants that break delivery (theme_updated, the stream, sequence numbers) need the bursts, not the
+# performance scenarios (expansion impact, concurrent queries, stock maintenance).
+DELIVERY_ONLY = "not @scenarios and not @performance"
 
 # ETF-3's three scenarios: the notifications arrive, an offline instance catches up, a failed theme.
 NOTIFICATIONS = {"etf-notifications", "etf-offline-catch-up", "etf-failed-theme"}
@@ -85,6 +88,9 @@ SLICE = dict.fromkeys(SCENARIO_VARIANTS, GENERATOR_SLICE) | {
     "tests.broken.skips_liquidity_filter": WITHOUT_LOAD,
     "tests.broken.wrong_summary": WITHOUT_LOAD,
     "tests.broken.malformed_messages": WITHOUT_LOAD,
+    "tests.broken.drops_theme_updated": DELIVERY_ONLY,
+    "tests.broken.no_stream": DELIVERY_ONLY,
+    "tests.broken.skips_sequence_numbers": DELIVERY_ONLY,
 }
 
 # What the failure of a variant's telling scenario must say (its cause, in domain words).

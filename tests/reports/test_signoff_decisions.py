@@ -67,9 +67,9 @@ def test_approval_is_refused_while_items_are_not_covered_and_accepted_with_waive
     assert not log_lines(green_run)  # nothing recorded
 
     partly = run_cli("signoff", "record", "--by", "Ada", "--role", "QA lead", "--decision", "approve",
-                     *waive_all(NOT_COVERED[:20]), reports_dir=green_run)
+                     *waive_all(NOT_COVERED[:-4]), reports_dir=green_run)
     line = one_error_line(partly)
-    assert f"{n - 20} of {n} items need a waiver" in line and ", ".join(NOT_COVERED[20:]) in line
+    assert f"4 of {n} items need a waiver" in line and ", ".join(NOT_COVERED[-4:]) in line
     assert NOT_COVERED[0] not in line.split("[")[1]
 
     accepted = run_cli("signoff", "record", "--by", "Ada", "--role", "QA lead", "--decision", "approve",

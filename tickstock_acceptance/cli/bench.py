@@ -141,10 +141,30 @@ def _bench(settings: Settings) -> int:
                                  ui_aim, "met" if ui_p95 <= ui_aim else "MISSED",
                                  raw_aim, "met" if d99 <= raw_aim * r99 else "MISSED",
                                  d99 / r99 if r99 else float("inf")))
+        _bench_scenarios(producer)
         _bench_realtime(system, producer)
     finally:
         system.close()
     return 0
+
+
+def _bench_scenarios(producer) -> None:
+    """Generation and loading of every scenario (SCN-5's work): the producer's own figures and the
+    whole process's wall time, against the aim."""
+    runs = [producer.load_scenario("all") for _ in range(M.BENCH_SCENARIO_LOADS)]
+    failed = [r.describe() for r in runs if r.returncode != 0]
+    if failed:
+        raise SuiteError(f"the producer failed to load the scenarios: {failed[0]}",
+                         "run `make acceptance TAGS=@scenarios` to see which checklist item it breaks")
+    rows = runs[0].report.get("rows", 0)
+    print(f"generation + loading of every scenario ({rows} rows, {len(runs)} runs, ms):")
+    for name, samples in (("generation (producer)", [r.report["generation_s"] * 1000 for r in runs]),
+                          ("loading (producer)", [r.report["loading_s"] * 1000 for r in runs]),
+                          ("whole process (wall)", [r.wall_s * 1000 for r in runs])):
+        print(f"  {name:<32} {_dist(samples)}")
+    wall = statistics.median(r.wall_s for r in runs)
+    print("aim: every scenario generated and loaded in <= {:g} s: {} (median {:.2f} s)".format(
+        M.BENCH_SCENARIO_ALL_AIM_S, "met" if wall <= M.BENCH_SCENARIO_ALL_AIM_S else "MISSED", wall))
 
 
 def _bench_realtime(system: AcceptanceSystem, producer) -> None:

@@ -97,6 +97,8 @@ BENCH_RAW_MESSAGES = 500         # raw redis-py messages published as the refere
 BENCH_EXPANSION_AIM_MS = 100.0          # median expansion time inside the producer
 BENCH_UI_QUERY_P95_AIM_MS = 5.0         # get_etf_universe(theme, true) p95
 BENCH_DELIVERY_P99_VS_RAW_AIM = 2.0     # notification delivery p99 / raw redis-py pub-sub p99
+BENCH_SCENARIO_LOADS = 5                # `make bench`: generation + loading of every scenario, repeated
+BENCH_SCENARIO_ALL_AIM_S = 5.0          # generation + loading of every scenario (process wall time)
 
 # -- Baseline comparison (warnings, never failures) -----------------------------------------------
 # How ``reporting.history.compare`` decides that a figure moved beyond run-to-run noise against the
