@@ -121,37 +121,22 @@ def step_valid_ohlc(context):
       "give within {tolerance:g}")
 def step_stated_outcomes(context, tolerance):
     flow = context.state.scenarios
-    bars, stored = flow.storage.bars(flow.contract.symbols), flow.storage.outcomes()
     reported = {s.get("scenario"): s.get("stated") or {}
                 for s in flow.last_load.report.get("scenarios") or []}
-    problems = []
-    for s in flow.contract.scenarios.values():
-        if not bars[s.symbol]:
-            problems.append(f"{s.symbol}: no rows")
-            continue
-        actual = ohlcv.outcome_of(s, bars[s.symbol])
-        problems += ohlcv.stated_outcome_problems(s, s.symbol, stored.get((s.name, s.symbol)), actual,
-                                                  tolerance, "the outcomes table")
-        problems += ohlcv.stated_outcome_problems(s, s.symbol, reported.get(s.name, {}).get(s.symbol), actual,
-                                                  tolerance, "the loader's report")
-    no_problems(problems, "the stated outcomes")
+    no_problems(ohlcv.every_stated_outcome_problem(flow.contract.scenarios.values(),
+                                                   flow.storage.bars(flow.contract.symbols),
+                                                   flow.storage.outcomes(), reported, tolerance),
+                "the stated outcomes")
 
 
 @then("each scenario's outcome meets the bounds its contract expects")
 def step_expectations(context):
     flow = context.state.scenarios
     bars = flow.storage.bars(flow.contract.symbols)
-    problems = []
-    for s in flow.contract.scenarios.values():
-        if not bars[s.symbol]:
-            problems.append(f"{s.symbol}: no rows")
-            continue
-        actual = ohlcv.outcome_of(s, bars[s.symbol])
-        for key, bound in s.expect.items():  # the figures the contract bounds
-            field = ohlcv.EXPECTATIONS.get(key, key)
-            evidence.record(f"{s.name} {field}", actual.get(field, 0.0), "ratio", note=f"{key} {bound}")
-        problems += ohlcv.expectation_problems(s, actual)
-    no_problems(problems, "the scenarios' outcomes")
+    for name, value, bound in ohlcv.bounded_figures(flow.contract.scenarios.values(), bars):
+        evidence.record(name, value, "ratio", note=bound)
+    no_problems(ohlcv.every_expectation_problem(flow.contract.scenarios.values(), bars),
+                "the scenarios' outcomes")
 
 
 # -- TA-Lib recognition (SCN-3) -----------------------------------------------------------------

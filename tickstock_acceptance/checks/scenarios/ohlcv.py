@@ -130,3 +130,47 @@ def expectation_problems(scenario: ScenarioContract, actual: dict) -> list[str]:
             problems.append(f"{scenario.name}: {field} {actual[field]:.4f}, "
                             f"the contract expects at least {bound}")
     return problems
+
+
+# -- every scenario of the contract at once (what the steps call) --------------------------------
+
+def every_stated_outcome_problem(scenarios: Sequence[ScenarioContract], bars: dict[str, Sequence[Bar]],
+                                 stored: dict, reported: dict, tolerance: float) -> list[str]:
+    """Each scenario's statement, in the outcomes table (``stored``: (scenario, symbol) → outcome) and
+    in the loader's report (``reported``: scenario → symbol → outcome), equals what its rows give."""
+    problems = []
+    for s in scenarios:
+        if not bars.get(s.symbol):
+            problems.append(f"{s.symbol}: no rows")
+            continue
+        actual = outcome_of(s, bars[s.symbol])
+        problems += stated_outcome_problems(s, s.symbol, stored.get((s.name, s.symbol)), actual,
+                                            tolerance, "the outcomes table")
+        problems += stated_outcome_problems(s, s.symbol, (reported.get(s.name) or {}).get(s.symbol), actual,
+                                            tolerance, "the loader's report")
+    return problems
+
+
+def bounded_figures(scenarios: Sequence[ScenarioContract],
+                    bars: dict[str, Sequence[Bar]]) -> list[tuple[str, float, str]]:
+    """(name, value, bound) of every figure a contract bounds, computed from the rows (for evidence)."""
+    figures = []
+    for s in scenarios:
+        if bars.get(s.symbol):
+            actual = outcome_of(s, bars[s.symbol])
+            for key, bound in s.expect.items():
+                field = EXPECTATIONS.get(key, key)
+                figures.append((f"{s.name} {field}", actual.get(field, 0.0), f"{key} {bound}"))
+    return figures
+
+
+def every_expectation_problem(scenarios: Sequence[ScenarioContract],
+                              bars: dict[str, Sequence[Bar]]) -> list[str]:
+    """Each scenario's outcome, computed from its rows, meets the bounds its contract expects."""
+    problems = []
+    for s in scenarios:
+        if not bars.get(s.symbol):
+            problems.append(f"{s.symbol}: no rows")
+            continue
+        problems += expectation_problems(s, outcome_of(s, bars[s.symbol]))
+    return problems
