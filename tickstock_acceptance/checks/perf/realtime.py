@@ -232,47 +232,13 @@ def judge(ticks: Sequence[Tick], sent_at: Sequence[float], windows: dict[str, ra
     for key, (_, received_at) in crossings.items():
         _add_latency(j, window_of(key[1]), received_at, sent_at, key[1])
 
-    # Bars: missing, duplicated, different from the tape.
+    # Bars and threshold crossings: missing, duplicated, different from the tape; each tick of a
+    # closed minute counted in exactly one bar of its symbol.
     loss = j.loss
-    missing = [b.describe() for k, b in oracle.bars.items() if k not in bars]
-    if missing:
-        loss.append(f"{len(missing)} of {len(oracle.bars)} bars of closed minutes never arrived, "
-                    f"e.g. {_some(missing)}")
-    if dup_bars:
-        loss.append(f"{len(dup_bars)} bars arrived more than once, e.g. "
-                    f"{_some(oracle.bars[k].describe() for k in dup_bars)}")
-    wrong = []
-    for key, (data, _) in bars.items():
-        exp = oracle.bars[key]
-        diffs = [f"{f} {data.get(f)!r} (tape {getattr(exp, f):g})" for f in BAR_FIELDS
-                 if _differs(data.get(f), getattr(exp, f))]
-        if diffs:
-            wrong.append(f"{exp.describe()}: {', '.join(diffs[:3])}")
-    if wrong:
-        loss.append(f"{len(wrong)} bars differ from the tape, e.g. {'; '.join(wrong[:3])}")
-
-    # Ticks: each tick of a closed minute is counted in exactly one bar of its symbol.
+    loss += _against_tape("bars of closed minutes", "bars", oracle.bars, bars, dup_bars, BAR_FIELDS)
     _tick_accounting(j, ticks, oracle, bars, windows)
-
-    # Threshold crossings: missing, duplicated, different.
-    missing = [c.describe() for k, c in oracle.crossings.items() if k not in crossings]
-    if missing:
-        loss.append(f"{len(missing)} of {len(oracle.crossings)} threshold crossings on the tape never "
-                    f"arrived, e.g. {_some(missing)}")
-    if dup_crossings:
-        loss.append(f"{len(dup_crossings)} threshold crossings arrived more than once, e.g. "
-                    f"{_some(oracle.crossings[k].describe() for k in dup_crossings)}")
-    wrong = []
-    for key, (data, _) in crossings.items():
-        exp = oracle.crossings[key]
-        diffs = [f"{f} {data.get(f)!r} (tape {getattr(exp, f):g})" for f in CROSSING_FIELDS
-                 if _differs(data.get(f), getattr(exp, f))]
-        if data.get("direction") != exp.direction:
-            diffs.append(f"direction {data.get('direction')!r} (tape {exp.direction})")
-        if diffs:
-            wrong.append(f"{exp.describe()}: {', '.join(diffs[:3])}")
-    if wrong:
-        loss.append(f"{len(wrong)} threshold crossings differ from the tape, e.g. {'; '.join(wrong[:3])}")
+    loss += _against_tape("threshold crossings on the tape", "threshold crossings", oracle.crossings,
+                          crossings, dup_crossings, CROSSING_FIELDS, also=("direction",))
 
     if unexpected:
         loss.append(f"{len(unexpected)} events the tape does not explain (no such closed bar or crossing), "
@@ -509,3 +475,30 @@ class RealtimeUnderLoad:
 def _load_all(producer: ProducerController) -> ProducerRun:
     """Generate and load every scenario in one producer process (``load-history --scenario all``)."""
     return producer.load_scenario("all")
+
+
+def _against_tape(expected_what: str, what: str, expected: dict, received: dict, duplicated: list,
+                  fields: tuple[str, ...], also: tuple[str, ...] = ()) -> list[str]:
+    """What the oracle expected (``expected``: key → record) against what arrived (``received``: key →
+    (data, received_at)): the ones that never arrived, arrived twice, or differ in a field (numbers
+    within rounding, ``also`` compared exactly)."""
+    problems = []
+    missing = [e.describe() for k, e in expected.items() if k not in received]
+    if missing:
+        problems.append(f"{len(missing)} of {len(expected)} {expected_what} never arrived, "
+                        f"e.g. {_some(missing)}")
+    if duplicated:
+        problems.append(f"{len(duplicated)} {what} arrived more than once, e.g. "
+                        f"{_some(expected[k].describe() for k in duplicated)}")
+    wrong = []
+    for key, (data, _) in received.items():
+        exp = expected[key]
+        diffs = [f"{f} {data.get(f)!r} (tape {getattr(exp, f):g})" for f in fields
+                 if _differs(data.get(f), getattr(exp, f))]
+        diffs += [f"{f} {data.get(f)!r} (tape {getattr(exp, f)})" for f in also
+                  if data.get(f) != getattr(exp, f)]
+        if diffs:
+            wrong.append(f"{exp.describe()}: {', '.join(diffs[:3])}")
+    if wrong:
+        problems.append(f"{len(wrong)} {what} differ from the tape, e.g. {'; '.join(wrong[:3])}")
+    return problems
