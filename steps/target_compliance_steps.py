@@ -2,10 +2,99 @@
 
 from behave import given, then, when
 
-from tickstock_acceptance.checks.perf import concurrency
+from tickstock_acceptance.checks.perf import advanced_delivery, concurrency
 from tickstock_acceptance.reporting import evidence
 from tickstock_acceptance.steplib.expect import no_problems
 from tickstock_acceptance.sut.producer import producer_for
+
+
+# -- PERF-1: message delivery while the advanced features run ---------------------------------------
+@given("a TickStockApp subscriber on every Phase 3 channel the advanced features publish on, and on a raw "
+       "redis-py reference channel of the suite's own")
+def step_advanced_subscriber(context):
+    context.state.advanced_delivery.subscribe()
+
+
+@given("ETF universe expansion repeats in a background producer process while the tick processor is fed by "
+       "the tick feeder at {rate:TickRate} ticks per second")
+def step_advanced_background(context, rate):
+    state = context.state
+    state.advanced_delivery.start_background(producer_for(state.system), rate)
+
+
+@when("scenarios are loaded and searched by the pattern detector, one after another, until the producers "
+      "have published at least {wanted:HighVolumeMessages} messages")
+def step_advanced_run(context, wanted):
+    """Runs until the volume arrived (bounded), stops every feature and judges; the volume and the
+    rate seen go to the evidence before the verdict."""
+    advanced = context.state.advanced_delivery
+    problems = advanced.run_until(producer_for(context.state.system), wanted)
+    seconds = advanced.seconds
+    per_feature = "; ".join(f"{f}: {advanced.acknowledged_by_feature(f)}" for f in advanced_delivery.FEATURES)
+    evidence.record("producer messages published while the advanced features ran",
+                    advanced.judgement.acknowledged, "messages", higher_is_better=True,
+                    note=f"acknowledged in the producers' reports, {seconds:.1f} s: {per_feature}; "
+                         f"{len(advanced.loads)} scenario loads, {len(advanced.detections)} detector runs; "
+                         f"spec: {wanted}+")
+    evidence.record("producer message rate while the advanced features ran",
+                    advanced.judgement.acknowledged / seconds if seconds else 0.0, "messages/s",
+                    higher_is_better=True)
+    if advanced.feeder is not None:
+        evidence.record("tick feeder rate beside the advanced features", advanced.feeder.achieved_rate,
+                        "ticks/s", higher_is_better=True,
+                        note=f"asked {advanced.rate:.0f}/s; {advanced.feeder.sent} ticks sent")
+    no_problems(problems, "the advanced features' messages")
+
+
+@then("no producer's message arrived twice, out of its producer's order, or without its producer having "
+      "acknowledged it")
+def step_advanced_order(context):
+    judged = context.state.advanced_delivery.judgement
+    no_problems(advanced_delivery.order_problems(judged), "delivery while the advanced features ran")
+
+
+@then("the share of each producer's acknowledged messages that arrived meets the {target:Target}")
+def step_advanced_success(context, target):
+    judged = context.state.advanced_delivery.judgement
+    per_feature = "; ".join(
+        f"{feature}: {sum(p.report.delivered for p in group)} of {sum(p.report.acknowledged for p in group)}"
+        for feature, group in judged.by_feature().items())
+    evidence.record("message success rate while the advanced features ran", judged.overall.success_rate, "%",
+                    target, note=f"{judged.overall.summary()}; arrived of acknowledged: {per_feature}")
+    no_problems(advanced_delivery.success_problems(judged, target), "message success rate")
+
+
+@then("message delivery latency p99 across the producers is within the {target:Target}")
+def step_advanced_latency(context, target):
+    """Judged on the p99 of every producer message that arrived; each feature's distribution is in the
+    evidence beside it."""
+    judged = context.state.advanced_delivery.judgement
+    if judged.overall.latencies_ms:
+        evidence.record_distribution("message delivery latency while the advanced features ran",
+                                     judged.overall.latencies_ms, "ms", target, judged_by="p99")
+    for feature, group in judged.by_feature().items():
+        samples = [ms for p in group for ms in p.report.latencies_ms]
+        if samples:
+            evidence.record_distribution(f"message delivery latency: {feature}", samples, "ms",
+                                         judged_by="p99")
+    no_problems(advanced_delivery.latency_problems(judged, target), "message delivery latency")
+
+
+@then("raw redis-py pub-sub latency from the same run is in the evidence as the reference line, with the "
+      "producers' p99 against it")
+def step_advanced_reference(context):
+    judged = context.state.advanced_delivery.judgement
+    raw = judged.reference_ms
+    no_problems(advanced_delivery.reference_problems(judged), "the raw redis-py reference")
+    ref = evidence.record_distribution("raw redis-py pub-sub latency (reference, same run)", raw, "ms",
+                                       judged_by="p99")
+    mine = judged.producer_latency()
+    evidence.record("message delivery p99 / raw redis-py p99 while the advanced features ran",
+                    judged.p99_ratio(), "x",
+                    note=f"producers: p50 {mine.p50:.2f} / p95 {mine.p95:.2f} / p99 {mine.p99:.2f} / max "
+                         f"{mine.max:.2f} ms over {mine.count}; raw: p50 {ref.distribution['p50']:.2f} / p95 "
+                         f"{ref.distribution['p95']:.2f} / p99 {ref.value:.2f} / max "
+                         f"{ref.distribution['max']:.2f} ms over {len(raw)} of {judged.reference_sent} sent")
 
 
 @then("at least {operations:ConcurrentOperations} queries were in flight at the same time")

@@ -131,3 +131,19 @@ REALTIME_SETTLE_DEADLINE_S = 10.0    # after the feeder stops, every expected ev
 REALTIME_PROCESSOR_MAX_S = 180.0     # the processor's --max-seconds (a safety net; it is stopped by SIGTERM)
 REALTIME_SCHEMA_SAMPLE = 20          # events of each type checked against their JSON Schema (the first ones)
 BENCH_REALTIME_BACKLOG_TICKS = 20000  # `make bench`: ticks written at once; the processor drains them
+
+# -- Message delivery while the advanced features run (PERF-1) ------------------------------------
+# ETF expansion repeating in the background, the tick processor fed by the tick feeder (at
+# REALTIME_TICK_RATE, the tape of PERF-3), and scenario loads each followed by the pattern detector run
+# until the observer has seen the spec's HIGH_VOLUME_MESSAGE_COUNT (written in the sentence) producer
+# messages. About 3 s here when idle; this bounds the wait.
+ADVANCED_DELIVERY_DEADLINE_S = 40.0
+# After this long a rate that cannot bring the volume within the deadline stops the wait early (and
+# fails, reporting the rate it saw) instead of waiting the deadline out.
+ADVANCED_DELIVERY_WARM_UP_S = 8.0
+ADVANCED_DELIVERY_SCENARIO = "all"          # what each scenario load loads and the detector then searches
+ADVANCED_DELIVERY_PROCESS_MAX_S = 120.0     # --max-seconds of the background producers (a safety net)
+# The raw redis-py reference: one message every 5 ms on the suite's own channel while the features run,
+# at least this many before its p99 is worth printing (with 500, the nearest-rank p99 is the 5th largest).
+ADVANCED_DELIVERY_REFERENCE_INTERVAL_S = 0.005
+ADVANCED_DELIVERY_REFERENCE_MIN_MESSAGES = 500
