@@ -16,6 +16,17 @@ The optional market-data check of ETF-2 reads Massive's (formerly Polygon.io) re
 its key, ``MASSIVE_API_KEY``, is a secret like the passwords (environment only, kept out of
 ``repr``); its base URL is ``MASSIVE_API_URL`` or ``-D market_data_url`` (our own tests point it
 at a local stub). Without a key the check is skipped, with that reason in the sign-off.
+
+TickStockApp, the consumer the service-boundary and resilience items judge, is chosen like the
+producer: ``tickstock_app`` is the module run as ``python -m <module> --port N --instance NAME``
+(default ``tickstock_app``, the reference; ``-D tickstock_app=tests.broken.<name>`` plugs in a
+deliberately broken one), ``tickstock_app_command`` (``TICKSTOCK_APP_COMMAND``) any executable that
+takes the same options and wins over the module. Either is started by the run on a free port when a
+scenario first needs it, with the consumer identity in ``TICKSTOCK_APP_*`` variables, and stopped at
+the end. ``tickstock_app_url`` (``TICKSTOCK_APP_URL``, external mode only) judges a TickStockApp
+already deployed against the external database and Redis: nothing is started, and what only a
+process the run started can show (its sockets, its child processes, the database server's log) is
+not run, with that reason.
 """
 
 from __future__ import annotations
@@ -49,6 +60,8 @@ SECRET_KEYS = {"db_password": "TEST_DB_PASSWORD", "producer_db_password": "TEST_
 EXTERNAL_KEYS = ("db_host", "db_port", "db_user", "redis_host", "redis_port", "producer_db_user",
                  "admin_db_user")
 PRODUCER_COMMAND_ENV = "TICKSTOCK_PRODUCER_COMMAND"
+APP_COMMAND_ENV = "TICKSTOCK_APP_COMMAND"
+APP_URL_ENV = "TICKSTOCK_APP_URL"
 # Massive's reference data (ETF-2's optional check); neither switches the run to external mode.
 MARKET_DATA_KEY_ENV = "MASSIVE_API_KEY"
 MARKET_DATA_URL_ENV = "MASSIVE_API_URL"
@@ -84,6 +97,12 @@ class Settings:
     # Any executable answering the producer's subcommands (a team's adapter script); wins over
     # ``producer``. Default: ``python -m <producer>`` with this Python.
     producer_command: str = ""
+    # The system under test's consumer (TickStockApp): a module run as ``python -m <module>``, any
+    # executable taking the same options (wins over the module), or the URL of a deployed one
+    # (external mode; nothing started).
+    tickstock_app: str = "tickstock_app"
+    tickstock_app_command: str = ""
+    tickstock_app_url: str = ""
     UNSAFE_allow_non_test_target: bool = False
     # Massive's reference-tickers API for ETF-2's optional market-data check; no key: not run.
     market_data_url: str = MARKET_DATA_DEFAULT_URL
@@ -94,6 +113,12 @@ class Settings:
         if self.producer_command:
             return shlex.split(self.producer_command)
         return [sys.executable, "-m", self.producer]
+
+    def tickstock_app_argv(self) -> list[str]:
+        """TickStockApp as an argv prefix: ``tickstock_app_command``, else ``python -m <tickstock_app>``."""
+        if self.tickstock_app_command:
+            return shlex.split(self.tickstock_app_command)
+        return [sys.executable, "-m", self.tickstock_app]
 
     def credentials(self, role: str) -> tuple[str, str | None]:
         """(user, password) for ``consumer``, ``producer`` or ``admin`` in external mode."""
@@ -149,6 +174,10 @@ def load_settings(environ: Mapping[str, str] | None = None,
             external = True
     if environ.get(PRODUCER_COMMAND_ENV):
         values["producer_command"] = environ[PRODUCER_COMMAND_ENV]
+    if environ.get(APP_COMMAND_ENV):
+        values["tickstock_app_command"] = environ[APP_COMMAND_ENV]
+    if environ.get(APP_URL_ENV):
+        values["tickstock_app_url"] = environ[APP_URL_ENV]
     if environ.get(MARKET_DATA_KEY_ENV):
         values["market_data_key"] = environ[MARKET_DATA_KEY_ENV]
     if environ.get(MARKET_DATA_URL_ENV):
@@ -185,6 +214,27 @@ def load_settings(environ: Mapping[str, str] | None = None,
     except ValueError as exc:
         raise SuiteError(f"producer command {values.get('producer_command')!r} cannot be read: {exc}",
                          "give a command line, e.g. -D producer_command='./bin/pl-adapter'") from None
+    app = str(values.get("tickstock_app", Settings.tickstock_app))
+    if not PRODUCER_PATTERN.match(app):
+        raise SuiteError(f"tickstock_app {app!r} is not a Python module path",
+                         "give a module such as tickstock_app or tests.broken.app_triggers_analysis")
+    app_command = str(values.get("tickstock_app_command", ""))
+    try:
+        if app_command and not shlex.split(app_command):
+            raise ValueError("empty")
+    except ValueError as exc:
+        raise SuiteError(f"TickStockApp command {app_command!r} cannot be read: {exc}",
+                         "give a command line, e.g. -D tickstock_app_command='./bin/app-adapter'") from None
+    app_url = str(values.get("tickstock_app_url", "")).rstrip("/")
+    if app_url and not URL_PATTERN.match(app_url):
+        raise SuiteError(f"TickStockApp URL {app_url!r} is not an http(s) URL",
+                         "give its base URL, e.g. -D tickstock_app_url=http://app.staging.internal:8000")
+    if app_url and values["mode"] != "external":
+        raise SuiteError("tickstock_app_url judges a deployed TickStockApp, which cannot reach the embedded "
+                         "servers of this run",
+                         "use it in external mode (TEST_DB_*/TEST_REDIS_* naming the servers that "
+                         "TickStockApp uses), or leave it unset to have the run start TickStockApp")
+    values["tickstock_app_url"] = app_url
     url = str(values.get("market_data_url", Settings.market_data_url)).rstrip("/")
     if not URL_PATTERN.match(url):
         raise SuiteError(f"market data URL {url!r} is not an http(s) URL",

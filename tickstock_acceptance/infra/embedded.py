@@ -362,7 +362,17 @@ class EmbeddedPostgres(EmbeddedServer):
     """A throwaway PostgreSQL cluster with password (SCRAM) auth over TCP, owned by the run.
 
     As root it runs as the ``postgres`` OS user (PostgreSQL refuses to run as root).
+
+    Its log (``log_path``) is evidence, not only for people: every line of a session carries the
+    session's process, user and application name (``LOG_LINE_PREFIX``: ``<time> [<pid>]
+    <user|application>``), so the service-boundary checks can tell who wrote and who was denied
+    (errors are logged with their statement, ``log_min_error_statement`` = error by default).
+    Which statements are logged is set per role, where a role needs it
+    (``ALTER ROLE ... SET log_statement = 'mod'`` for TickStockApp's role): never server-wide, where
+    the run's own ``ALTER ROLE ... PASSWORD`` would put a password into the log.
     """
+
+    LOG_LINE_PREFIX = "%m [%p] %q<%u|%a> "
 
     kind = "PostgreSQL"
     first_operation = "query"
@@ -413,7 +423,7 @@ class EmbeddedPostgres(EmbeddedServer):
             [str(self.bin_dir / "postgres"), "-D", str(self.data), "-p", str(self.port),
              "-k", str(self.base), "-c", f"listen_addresses={self.host}",
              "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200",
-             "-c", "shared_buffers=64MB"],
+             "-c", "shared_buffers=64MB", "-c", f"log_line_prefix={self.LOG_LINE_PREFIX}"],
             host=self.host, port=self.port, timeout=self.start_timeout_s,
             stop_signal=signal.SIGINT, expected_returncode=0,  # SIGINT: fast shutdown
             stdin=subprocess.DEVNULL, stdout=log, stderr=log,

@@ -159,3 +159,55 @@ register_type(
     TalibFunctions=parse_talib_functions,
     ContractChannel=parse_contract_channel,
 )
+
+
+# -- PERF-1: the spec's high-volume message count ("at least 1000 producer messages") ----------------
+register_type(HighVolumeMessages=spec_number("the spec's high-volume message count",
+                                             T.HIGH_VOLUME_MESSAGE_COUNT))
+
+
+# -- Service boundaries: names and codes the sentences take from the database contract ------------
+def _consumer_must_not_have():
+    from tickstock_acceptance.contract.database import DATABASE_CONTRACT
+
+    return DATABASE_CONTRACT.roles[DATABASE_CONTRACT.role_playing("TickStockApp")].must_not_have
+
+
+@parse.with_pattern(r"[a-z_]+(?:(?:, | and )[a-z_]+)*")
+def parse_producer_tables(text: str) -> list[str]:
+    """"symbols, cache_entries and ohlcv_daily": exactly the tables the contract forbids TickStockApp
+    to write."""
+    named = [t.strip() for t in text.replace(" and ", ", ").split(", ")]
+    forbidden = sorted(t for t, rights in _consumer_must_not_have().tables.items() if "INSERT" in rights)
+    if sorted(named) != forbidden:
+        raise SpecMismatch(f"the feature names tables {named}, but contract/database.toml forbids "
+                           f"TickStockApp's role to write {forbidden}")
+    return named
+
+
+@parse.with_pattern(r"[a-z_]+")
+def parse_producer_function(text: str) -> str:
+    """A function the contract forbids TickStockApp's role to call."""
+    forbidden = list(_consumer_must_not_have().execute)
+    if text not in forbidden:
+        raise SpecMismatch(f"the feature names function {text}, but contract/database.toml forbids "
+                           f"TickStockApp's role to call {forbidden}")
+    return text
+
+
+@parse.with_pattern(r"[0-9A-Z]{5}")
+def parse_permission_sqlstate(text: str) -> str:
+    """"42501": PostgreSQL's insufficient_privilege, the error a refused write must carry."""
+    from psycopg2 import errorcodes
+
+    if text != errorcodes.INSUFFICIENT_PRIVILEGE:
+        raise SpecMismatch(f"the feature says SQLSTATE {text}, but PostgreSQL's permission error "
+                           f"(insufficient_privilege) is {errorcodes.INSUFFICIENT_PRIVILEGE}")
+    return text
+
+
+register_type(
+    ProducerTables=parse_producer_tables,
+    ProducerFunction=parse_producer_function,
+    PermissionSqlstate=parse_permission_sqlstate,
+)

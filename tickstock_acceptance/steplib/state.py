@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 
 from behave import fixture
 
+from tickstock_acceptance.checks.boundaries.watch import AppBoundaries
 from tickstock_acceptance.checks.database.coexistence import StockUniverseMaintenance
 from tickstock_acceptance.checks.database.legacy_compat import LegacyCompatibility
 from tickstock_acceptance.checks.environment.probe import EnvironmentProbe
 from tickstock_acceptance.checks.etf.impact import Impact
 from tickstock_acceptance.checks.etf.stored_universes import FilterProbe, StoredUniverse
+from tickstock_acceptance.checks.perf.advanced_delivery import AdvancedFeaturesDelivery
 from tickstock_acceptance.checks.perf.realtime import RealtimeUnderLoad
 from tickstock_acceptance.checks.redis.overflow import HighFrequencyUpdates
 from tickstock_acceptance.checks.redis.persistence import MessagePersistence
@@ -71,6 +73,8 @@ class ScenarioState:
     _overflow: HighFrequencyUpdates | None = None
     _scenarios: ScenarioFlow | None = None                     # test scenarios (SCN, DB-3, SVC-3)
     _realtime: RealtimeUnderLoad | None = None
+    _boundaries: AppBoundaries | None = None                   # TickStockApp under watch (SVC-1, SVC-2)
+    _advanced_delivery: AdvancedFeaturesDelivery | None = None
     _closers: list[Callable[[], object]] = field(default_factory=list)
 
     def on_close(self, closer: Callable[[], object]) -> None:
@@ -106,11 +110,25 @@ class ScenarioState:
         return self._realtime
 
     @property
+    def advanced_delivery(self) -> AdvancedFeaturesDelivery:
+        if self._advanced_delivery is None:
+            self._advanced_delivery = AdvancedFeaturesDelivery(self.system)
+            self.on_close(self._advanced_delivery.close)
+        return self._advanced_delivery
+
+    @property
     def scenarios(self) -> ScenarioFlow:
         if self._scenarios is None:
             self._scenarios = ScenarioFlow(self.system)
             self.on_close(self._scenarios.close)
         return self._scenarios
+
+    @property
+    def boundaries(self) -> AppBoundaries:
+        if self._boundaries is None:
+            self._boundaries = AppBoundaries(self.system)
+            self.on_close(self._boundaries.close)
+        return self._boundaries
 
     def close(self) -> None:
         errors = []
