@@ -8,8 +8,9 @@ through ``python -m tickstock_acceptance run``), shared with the acceptance-run 
 Scenarios are named by their stable ``@scenario:<key>`` tag, or by a checklist ID where every
 scenario of that item is meant; titles may change freely. A variant's run holds only the slice it
 breaks (a tag expression over every feature): the ETF and Redis variants run everything but the
-Test Scenario Integration slice (``@scenarios``: SCN-*, DB-3, SVC-3, PERF-3), whose own variants
-run only that slice.
+Test Scenario Integration slice (``@scenarios``: SCN-*, DB-3, SVC-3, PERF-3) and the service
+boundaries (``@service_boundaries``: SVC-1, SVC-2), whose own variants run only their slice. A
+TickStockApp variant runs as ``-D tickstock_app=<module>``, a producer variant as ``-D producer=``.
 """
 
 from __future__ import annotations
@@ -31,15 +32,17 @@ from tickstock_acceptance.reporting.results import load_results
 from tickstock_acceptance.reporting.signoff import build_signoff
 
 FEATURES = ALL_FEATURES
-ETF_AND_REDIS = "not @scenarios"             # what the ETF and Redis variants break
+ETF_AND_REDIS = "not @scenarios and not @service_boundaries"  # what the ETF and Redis variants break
+SERVICE_SLICE = "@service_boundaries"        # TickStockApp's role, its analysis, its coupling
 SCENARIO_SLICE = "@scenarios"                # the scenario slice, real-time processing included
 GENERATOR_SLICE = "@scenarios and not @realtime"  # what the generator and loader variants break
 # Variants whose defect (a summary function, the liquidity filter, a message's shape) shows without
 # volume run without the load scenarios, which take most of a run's time.
-WITHOUT_LOAD = "not @scenarios and not @load"
-# Variants that break delivery (theme_updated, the stream, sequence numbers) need the bursts, not the
-# performance scenarios (expansion impact, concurrent queries, stock maintenance).
-DELIVERY_ONLY = "not @scenarios and not @performance"
+WITHOUT_LOAD = f"{ETF_AND_REDIS} and not @load"
+# Variants that break delivery (theme_updated, the stream, sequence numbers) need the bursts and
+# PERF-1's delivery under the advanced features, not the other performance scenarios (expansion
+# impact, concurrent queries, stock maintenance).
+DELIVERY_ONLY = f"{ETF_AND_REDIS} and (not @performance or @checklist:PERF-1)"
 
 # ETF-3's three scenarios: the notifications arrive, an offline instance catches up, a failed theme.
 NOTIFICATIONS = {"etf-notifications", "etf-offline-catch-up", "etf-failed-theme"}
@@ -53,9 +56,9 @@ PERSISTENCE = {"RED-2", "RED-4", "etf-offline-catch-up"} | CONTRACT
 # Every scenario that needs the producer's expansion; the function scenarios (ETF-4) store their own
 # universes, so a broken expansion leaves them green.
 EXPANSION = {"ETF-1", "etf-historical-loader", "etf-liquidity-filter", "ETF-3", "ETF-5", "DB-2", "RED-1",
-             "RED-2", "RED-4", "PERF-2"}
+             "RED-2", "RED-4", "PERF-1", "PERF-2"}
 # Every check of sequence integrity: the delivery checker judges against the producer's count.
-SEQUENCES = {"etf-notifications", "etf-offline-catch-up", "RED-2", "RED-4"}
+SEQUENCES = {"etf-notifications", "etf-offline-catch-up", "RED-2", "RED-4", "PERF-1"}
 
 BROKEN_VARIANTS = {
     # RED-2's and RED-4's scenarios need theme_updated too: a batch to crash in, and the volume.
@@ -80,7 +83,14 @@ SCENARIO_VARIANTS = {
     # The tick processor waits for a lock the loader holds while it loads.
     "tests.broken.realtime_stalls_during_load": {"PERF-3"},
 }
-BROKEN_VARIANTS |= SCENARIO_VARIANTS
+# The service-boundary slice's variants: a database whose TickStockApp role may write (a producer
+# version's deploy grants it), and a TickStockApp that asks for analysis on a universe update.
+SERVICE_VARIANTS = {
+    "tests.broken.app_role_may_write": {"app-role-boundary"},
+    "tests.broken.app_triggers_analysis": {"app-no-analysis-on-expansion"},
+}
+APP_VARIANTS = {"tests.broken.app_triggers_analysis"}  # run as TickStockApp (-D tickstock_app=...)
+BROKEN_VARIANTS |= SCENARIO_VARIANTS | SERVICE_VARIANTS
 # The slice a variant's run holds: the stalling processor's run holds the whole scenario slice (its
 # loader takes a lock), the generator variants' runs leave the real-time measurement out.
 SLICE = dict.fromkeys(SCENARIO_VARIANTS, GENERATOR_SLICE) | {
@@ -91,7 +101,7 @@ SLICE = dict.fromkeys(SCENARIO_VARIANTS, GENERATOR_SLICE) | {
     "tests.broken.drops_theme_updated": DELIVERY_ONLY,
     "tests.broken.no_stream": DELIVERY_ONLY,
     "tests.broken.skips_sequence_numbers": DELIVERY_ONLY,
-}
+} | dict.fromkeys(SERVICE_VARIANTS, SERVICE_SLICE)
 
 # What the failure of a variant's telling scenario must say (its cause, in domain words).
 MESSAGES = {
@@ -107,6 +117,8 @@ MESSAGES = {
     "tests.broken.invalid_ohlc_row": ("scenario-ohlcv-valid", "TEST_CRASH_2020"),
     "tests.broken.planted_pattern_off_by_one": ("scenario-talib-recognition", "hammer"),
     "tests.broken.realtime_stalls_during_load": ("realtime-unaffected-by-scenarios", "p99"),
+    "tests.broken.app_role_may_write": ("app-role-boundary", "INSERT on cache_entries was accepted"),
+    "tests.broken.app_triggers_analysis": ("app-no-analysis-on-expansion", "analysis_requested"),
 }
 # The database error of a broken expansion reaches every failing scenario and the sign-off's reasons.
 DATABASE_ERROR = 'column "symbols" of relation "cache_entries" does not exist'
@@ -129,7 +141,8 @@ def test_expectations_name_existing_scenarios(scenarios):
     and the two slices together are the whole suite."""
     for producer, expected in BROKEN_VARIANTS.items():
         assert resolve(expected, index(SLICE.get(producer, ETF_AND_REDIS)))
-    assert set(index(ETF_AND_REDIS)) | set(index(SCENARIO_SLICE)) == set(scenarios)
+    slices = (ETF_AND_REDIS, SCENARIO_SLICE, SERVICE_SLICE)
+    assert set().union(*(index(tags) for tags in slices)) == set(scenarios)
     assert len(index(SCENARIO_SLICE)) >= 8, "the scenario slice is tagged @scenarios"
     assert resolve(NOTIFICATIONS | {"RED-2"}, scenarios) == {
         "etf-notifications", "etf-offline-catch-up", "etf-failed-theme",
@@ -152,12 +165,13 @@ def test_reference_producer_fails_nothing(full_run, scenarios):
     assert full_run.leftovers == [], "servers of the run left behind"
 
 
-@pytest.mark.parametrize("producer", list(BROKEN_VARIANTS))
-def test_variant_fails_exactly_its_scenarios(producer, tmp_path):
-    tags = SLICE.get(producer, ETF_AND_REDIS)
+@pytest.mark.parametrize("variant", list(BROKEN_VARIANTS))
+def test_variant_fails_exactly_its_scenarios(variant, tmp_path):
+    tags = SLICE.get(variant, ETF_AND_REDIS)
     scenarios = index(tags)
-    expected = resolve(BROKEN_VARIANTS[producer], scenarios)
-    run = run_isolated(FEATURES, tmp_path / "results", {"producer": producer}, tags=tags)
+    expected = resolve(BROKEN_VARIANTS[variant], scenarios)
+    role = "tickstock_app" if variant in APP_VARIANTS else "producer"
+    run = run_isolated(FEATURES, tmp_path / "results", {role: variant}, tags=tags)
     report = "\n" + run.describe() + "\n" + run.output[-3000:]
     # Scenarios outside the slice are reported as skipped (behave's tag selection): nothing else.
     outside = {key: status for key, status in run.statuses().items() if key not in scenarios}
@@ -176,16 +190,16 @@ def test_variant_fails_exactly_its_scenarios(producer, tmp_path):
     assert run.returncode != 0, report
     assert run.leftovers == [], "servers of the run left behind"
     messages = {r.key: r.message for r in run.results if r.status in ("failed", "broken")}
-    key, says = MESSAGES[producer]
+    key, says = MESSAGES[variant]
     assert says in messages[key], f"{key} failed saying {messages[key]!r}, expected it to say {says!r}"
     bare = {k: m for k, m in messages.items() if not m or m.startswith(("AssertionError", "Traceback"))}
     assert not bare, f"failures that do not say why: {bare}"
-    if producer == "tests.broken.expansion_db_error":
+    if variant == "tests.broken.expansion_db_error":
         assert all(DATABASE_ERROR in m for m in messages.values()), messages
         signoff = build_signoff(run.results, {}, feature_paths=FEATURES)
         reasons = {i.id: i.reason for i in signoff.items if i.status == "failed"}
         assert set(reasons) == {"ETF-1", "ETF-2", "ETF-3", "ETF-5", "DB-2", "RED-1", "RED-2", "RED-4",
-                                "PERF-2"}, \
+                                "PERF-1", "PERF-2"}, \
             reasons
         assert all(DATABASE_ERROR in r for r in reasons.values()), reasons
         assert {i.id: i.status for i in signoff.items}["ETF-4"] == "passed"

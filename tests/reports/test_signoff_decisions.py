@@ -50,7 +50,7 @@ def one_error_line(result) -> str:
 
 
 def test_green_run_has_only_not_covered_items_to_waive(green_run):
-    assert len(NOT_COVERED) == 16  # the number the README's refusal example relies on
+    assert len(NOT_COVERED) == 13  # the number the README's refusal example relies on
     signoff = so.build_from_disk(green_run / "allure-results", [], [], FAKE_FACTS, green_run / "history")
     assert {i.id for i in signoff.items if i.status != "passed"} == set(NOT_COVERED)
 
@@ -76,7 +76,7 @@ def test_approval_is_refused_while_items_are_not_covered_and_accepted_with_waive
                        *waive_all(), "--note", "Phase 3 release 3.0", reports_dir=green_run)
     assert accepted.returncode == 0, accepted.stderr
     assert accepted.stdout.startswith("recorded: approved run 2026-01-01T00-00-00-00-00_abc1234 "
-                                      "(commit abc1234) by Ada (QA lead), 16 waiver(s)")
+                                      "(commit abc1234) by Ada (QA lead), 13 waiver(s)")
     [line] = log_lines(green_run)
     entry = json.loads(line)
     assert entry["run_id"] == "2026-01-01T00-00-00-00-00_abc1234" and entry["suite_commit"] == "abc1234"
@@ -158,7 +158,7 @@ def test_verify_passes_for_a_matching_approval_and_fails_after_a_result_file_is_
     rebuilt = run_cli("signoff", reports_dir=green_run)  # the sign-off now shows the mismatch too
     assert rebuilt.returncode == 1  # an item failed
     assert "Decision: approved by Ada (QA lead) at " in rebuilt.stdout
-    assert "16 waiver(s) — does NOT match these results" in rebuilt.stdout
+    assert "13 waiver(s) — does NOT match these results" in rebuilt.stdout
     block = json.loads((green_run / "signoff.json").read_text())["signoff"]
     assert block["name"] == "Ada" and block["matches_results"] is False
     assert "the sign-off items changed" in block["mismatch"] and "passed → failed" in block["mismatch"]
