@@ -1,7 +1,8 @@
 """The spec's test categories run as its `pytest -k` did, and CI gets JUnit XML.
 
-``make acceptance TAGS=@resilience`` selects the scenarios tagged with that category (plus the
-environment gate); the JUnit files list exactly what ran, with its status.
+``make acceptance TAGS=@isolation`` selects the scenarios tagged with that category (plus the
+environment gate); the JUnit files list exactly what ran, with its status. (A small category: the
+test is about the selection, not about what the scenarios judge.)
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from tickstock_acceptance.reporting.results import load_results
 
 
 def test_a_category_runs_its_scenarios_and_writes_junit(tmp_path):
-    result = run_cli("run", "--no-report", "--tags", "@resilience", reports_dir=tmp_path)
+    result = run_cli("run", "--no-report", "--tags", "@isolation", reports_dir=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     index = scenario_index(ALL_FEATURES)
-    wanted = {k for k, tags in index.items() if "resilience" in tags or "environment" in tags}
+    wanted = {k for k, tags in index.items() if "isolation" in tags or "environment" in tags}
     assert len(wanted) > 3, "the category holds scenarios beyond the environment gate"
     ran = {r.key: r.status for r in load_results(tmp_path / "allure-results")}
     assert set(ran) == wanted, f"ran {sorted(ran)}, the category selects {sorted(wanted)}"
