@@ -11,6 +11,7 @@ from tickstock_acceptance.infra.fixtures import (
     report_and_stop_after_this_feature,
 )
 from tickstock_acceptance.steplib.state import scenario_state
+from tickstock_acceptance.sut.producer import producer_deployed
 from tickstock_acceptance.sut.tickstock_app import tickstock_app_of_run
 
 ENVIRONMENT_TAG = "environment"
@@ -38,6 +39,7 @@ def before_all(context):
     try:
         system = use_fixture(acceptance_system, context)
         use_fixture(tickstock_app_of_run, context, system)  # stops TickStockApp (if started) first
+        use_fixture(producer_deployed, context, system)
         ACTIVE_TAG_VALUES["mode"] = system.settings.mode
         ACTIVE_TAG_VALUES["market_data"] = "available" if system.settings.market_data_key else "no_key"
     except SuiteError as error:

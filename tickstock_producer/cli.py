@@ -4,7 +4,9 @@ Commands:
 
 - ``expand`` builds the ETF universes and publishes the notifications; with
   ``--repeat-until-stopped`` again and again until SIGTERM/SIGINT, or until a round has a failed
-  theme.
+  theme; with ``--keep-going`` as well, a failed round (a failed theme, the database or Redis
+  unreachable) is reported in its round and the loop goes on after ``--retry-interval`` seconds,
+  each round on a new database connection (a service that outlives its servers' restarts).
 - ``load-history`` is the historical loader: by default the ETF universes' members' daily bars
   (``--days``) into the production tables; with ``--scenario NAME|all [--symbols TEST_A,TEST_B]``
   it generates a test scenario and loads it into the separate schema ``synthetic`` only (TEST_
@@ -37,6 +39,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -53,6 +56,7 @@ from .stock_universe import StockUniverseMaintainer
 DEFAULT_MAX_SECONDS = 120.0
 DEFAULT_DAYS = 30
 DEFAULT_THRESHOLD_STEP = 1.0  # contract/messaging.json realtime.threshold_step
+DEFAULT_RETRY_INTERVAL_S = 0.1  # expand --keep-going: pause after a failed round
 
 
 class UsageError(Exception):
@@ -79,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS,
                    help="with --repeat-until-stopped: stop after this long "
                         f"(default {DEFAULT_MAX_SECONDS:g})")
+    e.add_argument("--keep-going", action="store_true",
+                   help="with --repeat-until-stopped: report a failed round (failed theme, database or "
+                        "Redis unreachable) and go on after --retry-interval instead of stopping")
+    e.add_argument("--retry-interval", type=float, default=DEFAULT_RETRY_INTERVAL_S,
+                   help="with --keep-going: pause after a failed round "
+                        f"(default {DEFAULT_RETRY_INTERVAL_S:g} s)")
     h = sub.add_parser("load-history", help="register universe members in symbols and load daily OHLCV; "
                                             "with --scenario load a synthetic test scenario instead")
     h.add_argument("--days", type=int, default=None,
@@ -161,31 +171,61 @@ def _expand(args, producer: Producer) -> int:
 def _expand_repeatedly(args, producer: Producer, themes: list[str] | None) -> int:
     if args.max_seconds <= 0:
         raise UsageError("--max-seconds must be positive")
+    if args.keep_going and not args.retry_interval >= 0:
+        raise UsageError("--retry-interval must not be negative")
     stop = _stop_on_signal()
     rounds = []
+    report = None
     timer = threading.Timer(args.max_seconds, stop.set)
     timer.daemon = True
     timer.start()
     try:
         while not stop.is_set():
+            started = time.time()
             try:
                 report = producer.etf_manager.expand(themes)
             except KeyError as exc:
                 raise UsageError(str(exc).strip("'\"")) from None
+            except (psycopg2.Error, redis.RedisError, OSError) as exc:
+                if not args.keep_going:
+                    raise
+                # The database or Redis failed the round as a whole: reported, never swallowed.
+                rounds.append({"started_at": started, "finished_at": time.time(), "status": "failed",
+                               "error": _first_line(exc), "success_count": 0, "failed_count": 0,
+                               "total_symbols": 0})
+                stop.wait(args.retry_interval)
+                continue
             d = report.as_dict()
-            rounds.append({k: d[k] for k in ("started_at", "finished_at", "writes_started_at",
-                                            "writes_finished_at", "elapsed_s", "total_symbols",
-                                            "success_count", "failed_count")})
+            row = {k: d[k] for k in ("started_at", "finished_at", "writes_started_at",
+                                     "writes_finished_at", "elapsed_s", "total_symbols",
+                                     "success_count", "failed_count")}
+            if args.keep_going:
+                row["status"] = "failed" if report.failed else "completed"
+                if report.failed:
+                    row["error"] = f"theme {report.failed[0].theme}: {report.failed[0].error}"
+            rounds.append(row)
             if report.failed:  # a failing round is reported at once, not repeated until stopped
-                break
+                if not args.keep_going:
+                    break
+                stop.wait(args.retry_interval)
     finally:
         timer.cancel()
     doc = {"producer_id": producer.publisher.producer_id, "rounds": rounds,
            "published_count": producer.publisher.published_count,
-           "themes": [asdict(t) for t in report.failed] if rounds and report.failed else []}
-    failed = sum(r["failed_count"] for r in rounds)
-    _print(args, doc, f"{len(rounds)} expansions, {failed} failed themes in all")
+           "themes": [asdict(t) for t in report.failed] if report is not None and report.failed else []}
+    unacknowledged = getattr(producer.publisher, "unacknowledged", None)
+    if args.keep_going and unacknowledged is not None:
+        doc["unacknowledged_sequences"] = list(unacknowledged)
+    failed = (sum(r["failed_count"] for r in rounds)
+              + sum(1 for r in rounds if "error" in r and not r["failed_count"]))
+    _print(args, doc, f"{len(rounds)} expansions, {failed} failed themes or rounds in all")
+    if args.keep_going:  # a service that outlived its faults: judged by its last round
+        return 1 if rounds and rounds[-1].get("status") == "failed" else 0
     return 1 if failed else 0
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _maintain_stock_universes(args, producer: Producer) -> int:

@@ -134,6 +134,9 @@ class EventPublisher:
             f"{service}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
         self._sequence = itertools.count(1)
         self.published_count = 0  # messages that went out (PUBLISH + XADD both done): the acknowledgement
+        # Sequence numbers taken by a send that raised (Redis unreachable, connection lost): never
+        # acknowledged; whether Redis applied them before the fault is unknown (indeterminate).
+        self.unacknowledged: list[int] = []
         self._lock = threading.Lock()
 
     def build(self, event_type: str, data: dict) -> dict:
@@ -158,7 +161,11 @@ class EventPublisher:
             message["timestamp"] = now_iso()
             self.validate(message)
             message["timestamp"] = now_iso()  # the publish time, after the validation cost
-            receivers, stream_id = self.send(channel, json.dumps(message, separators=(",", ":")))
+            try:
+                receivers, stream_id = self.send(channel, json.dumps(message, separators=(",", ":")))
+            except Exception:
+                self.unacknowledged.append(message["sequence"])
+                raise
             self.published_count += 1
         return Published(message["message_id"], message["sequence"], channel, str(stream_id), int(receivers))
 
@@ -191,9 +198,13 @@ class EventPublisher:
             for message in messages:
                 message["sequence"] = next(self._sequence)
                 message["timestamp"] = stamp
-            results = self.send_many(
-                [(channel, json.dumps(message, separators=(",", ":")))
-                 for channel, message in zip(channels, messages, strict=True)])
+            try:
+                results = self.send_many(
+                    [(channel, json.dumps(message, separators=(",", ":")))
+                     for channel, message in zip(channels, messages, strict=True)])
+            except Exception:
+                self.unacknowledged.extend(m["sequence"] for m in messages)
+                raise
             self.published_count += len(messages)
         return [Published(m["message_id"], m["sequence"], channel, str(stream_id), int(receivers))
                 for m, channel, (receivers, stream_id) in zip(messages, channels, results, strict=True)]

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field, fields
 
 import psycopg2
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from .etf_universe import EtfUniverseManager, Theme, load_source
 from .events import CHANNELS, REDIS_DB_FLOWS, EventPublisher
@@ -66,8 +68,12 @@ class Producer:
 
     def __init__(self, config: ProducerConfig, source: dict[str, Theme] | None = None) -> None:
         self.config = config
+        # No transport-level retries (redis-py retries by default): a publish is PUBLISH + XADD in one
+        # MULTI/EXEC, not idempotent, so resending it after a lost reply (Redis applied it, then died)
+        # would put the message on the stream twice. A send that raises is reported instead (its
+        # sequence number is indeterminate) and the caller decides what to do next.
         self.redis = redis.Redis(host=config.redis_host, port=config.redis_port, db=config.redis_db,
-                                 socket_connect_timeout=3, socket_timeout=10)
+                                 socket_connect_timeout=3, socket_timeout=10, retry=Retry(NoBackoff(), 0))
         self.publisher = self.make_publisher()
         self.etf_manager = self.make_etf_manager(source)
         self.loader = HistoricalLoader(self.connect)

@@ -92,8 +92,27 @@ SERVICE_VARIANTS = {
     "tests.broken.app_role_may_write": {"app-role-boundary"},
     "tests.broken.app_triggers_analysis": {"app-no-analysis-on-expansion"},
 }
-APP_VARIANTS = {"tests.broken.app_triggers_analysis"}  # run as TickStockApp (-D tickstock_app=...)
+# The resilience feature's variants, each run with the checklist items it concerns.
+RESILIENCE_VARIANTS = {
+    # Crashes on the first malformed notification: error isolation by messages.
+    "tests.broken.app_crashes_on_malformed": ({"res-error-isolation-messages"}, "@checklist:RES-4"),
+    # Keeps its first database connection and gives up after a restart.
+    "tests.broken.producer_never_reconnects": ({"res-database-recovery"}, "@checklist:RES-1"),
+    # Reports "completed" when its database write failed (so no failed round shows the outage either).
+    "tests.broken.producer_swallows_db_error": ({"res-error-isolation-database", "res-database-recovery"},
+                                                "@checklist:RES-1 or @checklist:RES-4"),
+    # A fixed pool of 8 that answers 503 beyond it.
+    "tests.broken.app_fails_under_concurrency": ({"res-concurrent-operations"}, "@checklist:RES-2"),
+    # Reserves 1.5 GiB at start: fails under the address-space cap.
+    "tests.broken.producer_needs_memory": ({"res-constrained-success-rate"}, "@checklist:RES-2"),
+    # Keeps 64 KiB per received message.
+    "tests.broken.app_leaks_memory": ({"res-memory-under-stress"}, "@checklist:RES-3"),
+}
+# TickStockApp variants run as -D tickstock_app=<module> (the rest as -D producer=<module>).
+APP_VARIANTS = {"tests.broken.app_triggers_analysis", "tests.broken.app_crashes_on_malformed",
+                "tests.broken.app_fails_under_concurrency", "tests.broken.app_leaks_memory"}
 BROKEN_VARIANTS |= SCENARIO_VARIANTS | SERVICE_VARIANTS
+BROKEN_VARIANTS |= {variant: keys for variant, (keys, _) in RESILIENCE_VARIANTS.items()}
 # The slice a variant's run holds: the stalling processor's run holds the whole scenario slice (its
 # loader takes a lock), the generator variants' runs leave the real-time measurement out.
 SLICE = dict.fromkeys(SCENARIO_VARIANTS, GENERATOR_SLICE) | {
@@ -104,7 +123,7 @@ SLICE = dict.fromkeys(SCENARIO_VARIANTS, GENERATOR_SLICE) | {
     "tests.broken.drops_theme_updated": DELIVERY_ONLY,
     "tests.broken.no_stream": DELIVERY_ONLY,
     "tests.broken.skips_sequence_numbers": SEQUENCES_ONLY,
-} | dict.fromkeys(SERVICE_VARIANTS, SERVICE_SLICE)
+} | dict.fromkeys(SERVICE_VARIANTS, SERVICE_SLICE) | {v: tags for v, (_, tags) in RESILIENCE_VARIANTS.items()}
 
 # What the failure of a variant's telling scenario must say (its cause, in domain words).
 MESSAGES = {
@@ -122,6 +141,12 @@ MESSAGES = {
     "tests.broken.realtime_stalls_during_load": ("realtime-unaffected-by-scenarios", "p99"),
     "tests.broken.app_role_may_write": ("app-role-boundary", "INSERT on cache_entries was accepted"),
     "tests.broken.app_triggers_analysis": ("app-no-analysis-on-expansion", "analysis_requested"),
+    "tests.broken.app_crashes_on_malformed": ("res-error-isolation-messages", "is not the process it was"),
+    "tests.broken.producer_never_reconnects": ("res-database-recovery", "did not work again within"),
+    "tests.broken.producer_swallows_db_error": ("res-error-isolation-database", "reported success (exit 0)"),
+    "tests.broken.app_fails_under_concurrency": ("res-concurrent-operations", "connection pool exhausted"),
+    "tests.broken.producer_needs_memory": ("res-constrained-success-rate", "Cannot allocate memory"),
+    "tests.broken.app_leaks_memory": ("res-memory-under-stress", "MB"),
 }
 # The database error of a broken expansion reaches every failing scenario and the sign-off's reasons.
 DATABASE_ERROR = 'column "symbols" of relation "cache_entries" does not exist'

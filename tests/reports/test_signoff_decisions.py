@@ -50,7 +50,7 @@ def one_error_line(result) -> str:
 
 
 def test_green_run_has_only_not_covered_items_to_waive(green_run):
-    assert len(NOT_COVERED) == 13  # the number the README's refusal example relies on
+    assert len(NOT_COVERED) == 9  # the number the README's refusal example relies on
     signoff = so.build_from_disk(green_run / "allure-results", [], [], FAKE_FACTS, green_run / "history")
     assert {i.id for i in signoff.items if i.status != "passed"} == set(NOT_COVERED)
 
@@ -76,7 +76,7 @@ def test_approval_is_refused_while_items_are_not_covered_and_accepted_with_waive
                        *waive_all(), "--note", "Phase 3 release 3.0", reports_dir=green_run)
     assert accepted.returncode == 0, accepted.stderr
     assert accepted.stdout.startswith("recorded: approved run 2026-01-01T00-00-00-00-00_abc1234 "
-                                      "(commit abc1234) by Ada (QA lead), 13 waiver(s)")
+                                      "(commit abc1234) by Ada (QA lead), 9 waiver(s)")
     [line] = log_lines(green_run)
     entry = json.loads(line)
     assert entry["run_id"] == "2026-01-01T00-00-00-00-00_abc1234" and entry["suite_commit"] == "abc1234"
@@ -99,13 +99,13 @@ def test_a_rejection_needs_a_note_and_waives_nothing(green_run):
                                   "--decision", "reject", reports_dir=green_run))
     assert "a rejection of run 2026-01-01T00-00-00-00-00_abc1234 needs a note" in line
     with pytest.raises(SuiteError, match="a rejection waives nothing"):
-        record(green_run, decision="reject", note="no", waive=["RES-1=x"])
+        record(green_run, decision="reject", note="no", waive=["SYNC-1=x"])
     assert not log_lines(green_run)
     rejected = run_cli("signoff", "record", "--by", "Bob", "--role", "release manager",
-                       "--decision", "reject", "--note", "RES-1 must be automated first",
+                       "--decision", "reject", "--note", "SYNC-1 must be automated first",
                        reports_dir=green_run)
     assert rejected.returncode == 0 and rejected.stdout.startswith("recorded: rejected run "), rejected
-    assert json.loads(log_lines(green_run)[0])["note"] == "RES-1 must be automated first"
+    assert json.loads(log_lines(green_run)[0])["note"] == "SYNC-1 must be automated first"
 
 
 APPROVE = ["--by", "Ada", "--role", "QA lead", "--decision", "approve"]
@@ -113,10 +113,10 @@ APPROVE = ["--by", "Ada", "--role", "QA lead", "--decision", "approve"]
 
 @pytest.mark.parametrize("args, problem", [
     ([*APPROVE, "--waive", "NOPE-9=because"], "--waive names 'NOPE-9', which is not a checklist item"),
-    ([*APPROVE, "--waive", "RES-1="], "--waive RES-1= has an empty reason"),
-    ([*APPROVE, "--waive", "RES-1=   "], "--waive RES-1= has an empty reason"),
-    ([*APPROVE, "--waive", "RES-1"], "--waive 'RES-1' is not ID=REASON"),
-    ([*APPROVE, "--waive", "RES-1=a", "--waive", "RES-1=b"], "RES-1 is waived twice"),
+    ([*APPROVE, "--waive", "SYNC-1="], "--waive SYNC-1= has an empty reason"),
+    ([*APPROVE, "--waive", "SYNC-1=   "], "--waive SYNC-1= has an empty reason"),
+    ([*APPROVE, "--waive", "SYNC-1"], "--waive 'SYNC-1' is not ID=REASON"),
+    ([*APPROVE, "--waive", "SYNC-1=a", "--waive", "SYNC-1=b"], "SYNC-1 is waived twice"),
     ([*APPROVE, "--waive", "ENV-1=fine anyway"], "ENV-1 passed and needs no waiver"),
     ([*APPROVE, "--run", "2025-01-01T00-00-00-00-00_0000000"], "no run '2025-01-01T00-00-00-00-00_0000000'"),
     (["--by", " ", "--role", "QA lead", "--decision", "reject", "--note", "x"], "--by is empty"),
@@ -158,7 +158,7 @@ def test_verify_passes_for_a_matching_approval_and_fails_after_a_result_file_is_
     rebuilt = run_cli("signoff", reports_dir=green_run)  # the sign-off now shows the mismatch too
     assert rebuilt.returncode == 1  # an item failed
     assert "Decision: approved by Ada (QA lead) at " in rebuilt.stdout
-    assert "13 waiver(s) — does NOT match these results" in rebuilt.stdout
+    assert "9 waiver(s) — does NOT match these results" in rebuilt.stdout
     block = json.loads((green_run / "signoff.json").read_text())["signoff"]
     assert block["name"] == "Ada" and block["matches_results"] is False
     assert "the sign-off items changed" in block["mismatch"] and "passed → failed" in block["mismatch"]
@@ -176,10 +176,12 @@ def test_verify_fails_without_a_decision_after_a_rejection_and_when_the_signoff_
     record(green_run, waive=waive_all()[1::2])
     page = green_run / "signoff.json"
     edited = json.loads(page.read_text())
-    edited["items"][-1]["status"] = "passed"
+    last = next(i for i in edited["items"] if i["id"] == NOT_COVERED[-1])  # a waived, not covered item
+    last["status"] = "passed"
     page.write_text(json.dumps(edited))
     verdict = so.verify_decision(**dirs(green_run))
-    assert not verdict.ok and "the sign-off items changed: RES-4 not covered → passed" in verdict.line
+    changed = f"the sign-off items changed: {NOT_COVERED[-1]} not covered → passed"
+    assert not verdict.ok and changed in verdict.line
     record(green_run, by="Bob", role="release manager", decision="reject", note="not yet")
     verdict = so.verify_decision(**dirs(green_run))
     assert not verdict.ok and "was rejected by Bob (release manager)" in verdict.line
@@ -247,7 +249,7 @@ def test_the_decision_block_escapes_names_notes_and_reasons_in_both_formats(gree
     assert "<script" not in page and "<b>bold" not in page and "<i>x" not in page
     assert "Ada &lt;script&gt;alert(1)&lt;/script&gt; | Lovelace" in page
     assert "ok | &lt;b&gt;bold&lt;/b&gt; `a|b`" in page
-    row = html_row(page, "RES-1")
+    row = html_row(page, "SYNC-1")
     assert "data-waived='yes'" in row and '<span class="waived-mark">waived</span>' in row
     assert "later slice &lt;i&gt;x&lt;/i&gt; | see #12" in row
     assert "data-waived" not in html_row(page, "ENV-1")
@@ -258,8 +260,8 @@ def test_the_decision_block_escapes_names_notes_and_reasons_in_both_formats(gree
     assert rows["Name"] == ["Ada \\<script>alert(1)\\</script> \\| Lovelace"]
     assert rows["Role"] == ["QA \\| lead"] and rows["Decision"] == ["**approved**"]
     assert rows["Note"] == ["ok \\| \\<b>bold\\</b> `a\\|b`"]
-    assert rows["RES-1"] == ["not covered", "later slice \\<i>x\\</i> \\| see #12"]
-    cells = md_cells(md_row(md, "RES-1"))
+    assert rows["SYNC-1"] == ["not covered", "later slice \\<i>x\\</i> \\| see #12"]
+    cells = md_cells(md_row(md, "SYNC-1"))
     assert cells[1] == "**not covered** · waived"
     assert cells[-1].endswith("waived: later slice \\<i>x\\</i> \\| see #12")
     assert md_cells(md_row(md, "ENV-1"))[1] == "**passed**"

@@ -147,3 +147,70 @@ ADVANCED_DELIVERY_PROCESS_MAX_S = 120.0     # --max-seconds of the background pr
 # at least this many before its p99 is worth printing (with 500, the nearest-rank p99 is the 5th largest).
 ADVANCED_DELIVERY_REFERENCE_INTERVAL_S = 0.005
 ADVANCED_DELIVERY_REFERENCE_MIN_MESSAGES = 500
+
+# -- Resilience: recovery from server faults and error isolation (RES-1, RES-4) ------------------
+# The judged figures are the spec's DATABASE_RECOVERY / REDIS_RECOVERY targets (config.targets);
+# these say how the suite drives and watches the faults.
+RECOVERY_OUTAGE_S = 1.0            # a faulted server stays down this long, so the fault meets the work
+RECOVERY_WAIT_S = 15.0             # after the server answers, wait at most this long for the components
+RECOVERY_POLL_S = 0.05             # how often TickStockApp is queried and the recovery is looked for
+RECOVERY_QUERY_TIMEOUT_S = 3.0     # one TickStockApp HTTP query (503 within 2.5 s while the db is down)
+RECOVERY_THEME = "sectors"         # the universe TickStockApp is asked for while the database fails
+RECOVERY_PRODUCER_MAX_S = 90.0     # --max-seconds of the background producer (a safety net)
+RECOVERY_RETRY_INTERVAL_S = 0.1    # the producer's pause after a failed round (--retry-interval)
+REDIS_DURABLE_DEADLINE_S = 10.0    # Redis finishes the AOF rewrite that CONFIG SET appendonly yes starts
+ISOLATION_DEADLINE_S = 10.0        # TickStockApp shows a server's state, or a message it consumed
+ISOLATION_TICKS = 600              # ticks fed to the tick processor while PostgreSQL is down (3 bar minutes)
+
+# -- Resilience under load: concurrent operations, memory under stress, constraints (RES-2, RES-3) ---
+# RES-2: the spec's 10+ simultaneous operations (written in the sentence) is the judged line; the suite
+# aims higher and runs this mix of four kinds (50 in all), started together behind one barrier.
+RES_OPERATIONS_DB_QUERIES = 16        # get_etf_universe(theme, true) as TickStockApp's role
+RES_OPERATIONS_UNIVERSE_UPDATES = 10  # update_etf_universe on test_res_ universes as the producer's role
+RES_OPERATIONS_APP_QUERIES = 18       # TickStockApp HTTP: /api/universes/<theme>, every fourth /api/view
+# Producer processes `expand --themes <one theme>` (they publish). Each is a Python interpreter whose
+# start costs most of a second of CPU here: 6 keep the 50 within the aim on a 2-core machine.
+RES_OPERATIONS_EXPANSIONS = 6
+RES_OPERATIONS_AIM_S = 5.0            # the aim: all of them finish within this (reported, not judged)
+RES_OPERATIONS_READY_DEADLINE_S = 30.0  # every operation prepared (connections open) at the barrier
+RES_OPERATIONS_JOIN_DEADLINE_S = 60.0   # every operation finished
+RES_UNIVERSE_UPDATE_SYMBOLS = 25      # members of each test_res_ universe an update writes
+RES_HTTP_TIMEOUT_S = 10.0             # one HTTP request of the load
+# The constrained profile (the spec's "performance under memory/CPU/disk limitations"): the producer's
+# commands run at a low priority, pinned to one core (the last one the run may use; TickStockApp
+# is pinned to the same core for the measurement), with capped address space and file size. The
+# operation set leans on the constrained producer (6 of 18 operations are its processes: were they all
+# to fail, the rate would be 67 %, under the line), and an operation succeeds when it finishes
+# without an error within its deadline. All six share one core at a low priority (about 5 s here).
+# Niceness 10, not 19: at 19 a producer gets ~1.5 % of a core beside one busy nice-0 process, and on a
+# shared CI machine the operations would measure the neighbours, not the system under test.
+RES_CONSTRAINED_NICE = 10
+RES_CONSTRAINED_ADDRESS_SPACE_MB = 1024
+RES_CONSTRAINED_FILE_SIZE_MB = 1
+RES_CONSTRAINED_EXPANSIONS = 4
+RES_CONSTRAINED_SUMMARIES = 2         # producer processes `summary`
+RES_CONSTRAINED_APP_QUERIES = 6
+RES_CONSTRAINED_DB_QUERIES = 3
+RES_CONSTRAINED_UNIVERSE_UPDATES = 3
+RES_CONSTRAINED_OPERATION_DEADLINE_S = 20.0  # a constrained operation slower than this has failed
+# RES-3: the stress profile. psutil samples RSS and CPU time every RES_SAMPLE_INTERVAL_MS (written in
+# the sentence) while the tick processor is fed at REALTIME_TICK_RATE, expansion repeats in a background
+# producer, RES_STRESS_BURSTS bursts of RES_STRESS_BURST_SIZE expansions start together (on a schedule over
+# RES_STRESS_SECONDS), UI clients query TickStockApp back to back and one scenario load runs.
+RES_SAMPLE_INTERVAL_MS = 100
+# New producer processes are looked for every 3rd sample (a walk over every process of the machine);
+# the ones the profile starts itself are tracked from their start. Short-lived commands live > 0.5 s.
+RES_SAMPLE_DISCOVER_EVERY = 3
+RES_STRESS_BASELINE_S = 0.6           # TickStockApp sampled quietly before the profile (its baseline)
+# How long the profile runs (at least; the bursts and the scenario load are awaited). Its CPU is mostly
+# interpreter start-ups of the producer commands, a fixed amount: the window must not shrink with a fast
+# machine, or the average would measure the machine's speed (~65 % of 2 cores here with 8 s).
+RES_STRESS_SECONDS = 8.0
+RES_STRESS_BURSTS = 3
+RES_STRESS_BURST_SIZE = 2
+RES_STRESS_APP_CLIENTS = 4
+RES_STRESS_APP_QUERY_INTERVAL_S = 0.02  # each client's pace (50 queries/s; the suite's own CPU stays modest)
+RES_STRESS_SCENARIO = "crash_2020"   # one scenario (252 days); "all" takes ~20 s under this load
+RES_STRESS_PROCESS_MAX_S = 120.0      # --max-seconds of the background producers (a safety net)
+RES_STRESS_DEADLINE_S = 60.0          # the profile's scenario load and bursts have finished
+RES_STRESS_MIN_SAMPLE_SHARE = 0.4     # of the samples the interval asks for, at least this share

@@ -2,7 +2,9 @@
 
 ``ServerFaults(system).apply("pause", "postgres")`` freezes the run's PostgreSQL;
 ``apply("resume", "postgres")`` thaws it and reports the seconds to the first successful query.
-Verbs: ``stop`` (clean shutdown), ``kill`` (``kill -9`` of the whole server process group),
+Verbs: ``stop`` (clean shutdown), ``stop_immediate`` (PostgreSQL's ``pg_ctl stop -m immediate``: no
+checkpoint, crash recovery at the next start; for Redis a kill), ``kill`` (``kill -9`` of the whole
+server process group),
 ``restart`` (stop if running, then start), ``pause`` (SIGSTOP of the process group), ``resume``
 (SIGCONT). ``restart`` and ``resume`` return the seconds from the request to the first successful
 operation (a query, a PING); the others return None. The servers are read from the system at each
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from tickstock_acceptance.infra.system import AcceptanceSystem
 
 SERVER_NAMES = ("postgres", "redis")
-VERBS = ("stop", "kill", "restart", "pause", "resume")
+VERBS = ("stop", "stop_immediate", "kill", "restart", "pause", "resume")
 TIMED_VERBS = ("restart", "resume")  # these report seconds to the first successful operation
 
 
@@ -83,6 +85,10 @@ class ServerFaults:
     def stop(self, name: str) -> None:
         """Clean shutdown of the named server."""
         self.apply("stop", name)
+
+    def stop_immediate(self, name: str) -> None:
+        """The crash-like shutdown: ``pg_ctl stop -m immediate`` for PostgreSQL, a kill for Redis."""
+        self.apply("stop_immediate", name)
 
     def kill(self, name: str) -> None:
         """``kill -9`` of the named server's whole process group; returns when none of it is left."""

@@ -274,6 +274,10 @@ class EmbeddedServer(ABC):
 
         wait_until(none_left, SIGNAL_SETTLE_S, f"every process of the killed {self.kind} gone")
 
+    def stop_immediate(self) -> None:
+        """The server's crash-like shutdown; a server without a gentler one than a crash is killed."""
+        self.kill()
+
     def restart(self) -> float:
         """(Stop if running, then) start again; seconds from the request to the first success."""
         t0 = time.monotonic()
@@ -432,6 +436,24 @@ class EmbeddedPostgres(EmbeddedServer):
     def answers(self) -> bool:
         return try_select_one(self.admin_endpoint())
 
+    def stop_immediate(self) -> None:
+        """``pg_ctl stop -m immediate``: the postmaster makes every server process quit at once, with
+        no checkpoint, so the next start runs crash recovery from the WAL (what a crash leaves)."""
+        if self._executor is None:
+            return
+        if self._paused:
+            self._thaw()
+        result = subprocess.run([str(self.bin_dir / "pg_ctl"), "stop", "-m", "immediate", "-w",
+                                 "-t", f"{SIGNAL_SETTLE_S:g}", "-D", str(self.data)],
+                                capture_output=True, text=True, cwd=self.base, **self._popen_user())
+        if result.returncode != 0:
+            tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["?"]
+            self.kill()  # the run must not keep a half-stopped server
+            raise SuiteError(f"pg_ctl stop -m immediate failed for the embedded PostgreSQL: {tail[0]}",
+                             f"see its log at {self.log_path}")
+        self._executor.kill()  # reaps the postmaster (already gone) and forgets it
+        self._forget()
+
     # -- endpoints ------------------------------------------------------------------------
     def admin_endpoint(self, dbname: str = "postgres") -> DbEndpoint:
         return DbEndpoint(self.host, self.port, dbname, self.superuser, self.superuser_password)
@@ -507,6 +529,7 @@ class ExternalServer:
     start = _refusing("start")
     stop = _refusing("stop")
     kill = _refusing("kill")
+    stop_immediate = _refusing("stop_immediate")
     restart = _refusing("restart")
     pause = _refusing("pause")
     resume = _refusing("resume")

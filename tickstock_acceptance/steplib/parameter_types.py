@@ -211,3 +211,18 @@ register_type(
     ProducerFunction=parse_producer_function,
     PermissionSqlstate=parse_permission_sqlstate,
 )
+
+
+# -- Resilience under load (RES-2, RES-3): the resource sampler's interval written in the sentence ----
+@parse.with_pattern(r"\d+")
+def parse_res_sample_interval(text: str) -> int:
+    """"sampled every 100 ms": the sampler's interval in config/measurement.py."""
+    from tickstock_acceptance.config import measurement as M
+
+    if int(text) != M.RES_SAMPLE_INTERVAL_MS:
+        raise SpecMismatch(f"the feature says every {text} ms, but config/measurement.py says "
+                           f"RES_SAMPLE_INTERVAL_MS = {M.RES_SAMPLE_INTERVAL_MS}")
+    return int(text)
+
+
+register_type(ResSampleIntervalMs=parse_res_sample_interval)

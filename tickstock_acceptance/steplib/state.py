@@ -23,6 +23,10 @@ from tickstock_acceptance.checks.perf.advanced_delivery import AdvancedFeaturesD
 from tickstock_acceptance.checks.perf.realtime import RealtimeUnderLoad
 from tickstock_acceptance.checks.redis.overflow import HighFrequencyUpdates
 from tickstock_acceptance.checks.redis.persistence import MessagePersistence
+from tickstock_acceptance.checks.resilience.concurrency import ConstrainedOperations, MixedOperations
+from tickstock_acceptance.checks.resilience.isolation import ErrorIsolation
+from tickstock_acceptance.checks.resilience.recovery import DatabaseRecovery, RedisRecovery
+from tickstock_acceptance.checks.resilience.stress import MemoryUnderStress
 from tickstock_acceptance.checks.scenarios.flow import ScenarioFlow
 from tickstock_acceptance.infra.system import AcceptanceSystem
 from tickstock_acceptance.sut.etf_universes import Timed
@@ -75,6 +79,13 @@ class ScenarioState:
     _realtime: RealtimeUnderLoad | None = None
     _boundaries: AppBoundaries | None = None                   # TickStockApp under watch (SVC-1, SVC-2)
     _advanced_delivery: AdvancedFeaturesDelivery | None = None
+    _database_recovery: DatabaseRecovery | None = None           # RES-1 (PostgreSQL)
+    _redis_recovery: RedisRecovery | None = None                 # RES-1 (Redis)
+    _isolation: ErrorIsolation | None = None                     # RES-4
+    recovery: DatabaseRecovery | RedisRecovery | None = None     # RES-1: the half the scenario runs
+    _mixed_operations: MixedOperations | None = None             # RES-2: simultaneous operations
+    _constrained: ConstrainedOperations | None = None             # RES-2: success under constraints
+    _memory_stress: MemoryUnderStress | None = None               # RES-3: memory and CPU under stress
     _closers: list[Callable[[], object]] = field(default_factory=list)
 
     def on_close(self, closer: Callable[[], object]) -> None:
@@ -117,6 +128,27 @@ class ScenarioState:
         return self._advanced_delivery
 
     @property
+    def database_recovery(self) -> DatabaseRecovery:
+        if self._database_recovery is None:
+            self._database_recovery = self.recovery = DatabaseRecovery(self.system)
+            self.on_close(self._database_recovery.close)
+        return self._database_recovery
+
+    @property
+    def redis_recovery(self) -> RedisRecovery:
+        if self._redis_recovery is None:
+            self._redis_recovery = self.recovery = RedisRecovery(self.system)
+            self.on_close(self._redis_recovery.close)
+        return self._redis_recovery
+
+    @property
+    def isolation(self) -> ErrorIsolation:
+        if self._isolation is None:
+            self._isolation = ErrorIsolation(self.system)
+            self.on_close(self._isolation.close)
+        return self._isolation
+
+    @property
     def scenarios(self) -> ScenarioFlow:
         if self._scenarios is None:
             self._scenarios = ScenarioFlow(self.system)
@@ -129,6 +161,27 @@ class ScenarioState:
             self._boundaries = AppBoundaries(self.system)
             self.on_close(self._boundaries.close)
         return self._boundaries
+
+    @property
+    def mixed_operations(self) -> MixedOperations:
+        if self._mixed_operations is None:
+            self._mixed_operations = MixedOperations(self.system)
+            self.on_close(self._mixed_operations.close)
+        return self._mixed_operations
+
+    @property
+    def constrained(self) -> ConstrainedOperations:
+        if self._constrained is None:
+            self._constrained = ConstrainedOperations(self.system)
+            self.on_close(self._constrained.close)
+        return self._constrained
+
+    @property
+    def memory_stress(self) -> MemoryUnderStress:
+        if self._memory_stress is None:
+            self._memory_stress = MemoryUnderStress(self.system)
+            self.on_close(self._memory_stress.close)
+        return self._memory_stress
 
     def close(self) -> None:
         errors = []

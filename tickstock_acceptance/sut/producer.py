@@ -24,9 +24,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from behave import fixture
+
 from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.config.paths import ROOT
 from tickstock_acceptance.contract.messaging import STREAM_DB
+from tickstock_acceptance.core.errors import SuiteError
 from tickstock_acceptance.core.waiting import wait_until
 from tickstock_acceptance.infra.system import AcceptanceSystem
 
@@ -220,6 +223,7 @@ class BackgroundCommand:
         self.proc: subprocess.Popen | None = None
         self.started_at = 0.0
         self.run: ProducerRun | None = None
+        self._terminated = False
 
     @property
     def running(self) -> bool:
@@ -233,21 +237,42 @@ class BackgroundCommand:
             raise AssertionError(f"{what}: the producer ended before that: {self.run.describe()}")
         return self
 
+    def terminate(self) -> None:
+        """Send SIGTERM once (the producer finishes its round and reports); ``stop`` collects it. A
+        second SIGTERM could land while Python shuts down, after its handlers are gone (exit -15)."""
+        if self.proc is not None and not self._terminated and self.proc.poll() is None:
+            self.proc.terminate()
+            self._terminated = True
+
     def stop(self) -> ProducerRun | None:
-        """SIGTERM (if still running) and the producer's report; safe to call twice."""
+        """SIGTERM (once, if still running) and the producer's report; safe to call twice."""
         if self.run is None and self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.terminate()
+            self.terminate()
             self.run = self.producer.finish(self.proc, self.started_at, self.args,
                                             M.deadline(M.PRODUCER_STOP_DEADLINE_S))
         return self.run
 
 
 def producer_for(system: AcceptanceSystem) -> ProducerController:
-    """The run's producer controller (one per run; deployed on first use)."""
+    """The run's producer controller (one per run; deployed at the start of the run by
+    ``producer_deployed``, else on first use)."""
     ctl = getattr(system, "_producer_controller", None)
     if ctl is None:
         ctl = ProducerController(system)
         system._producer_controller = ctl
     ctl.deploy()
     return ctl
+
+
+@fixture
+def producer_deployed(context, system: AcceptanceSystem):
+    """Before any scenario, the producer version under test installs what it ships into a database
+    the run owns (``deploy``), so every scenario — the environment validation first — judges the
+    system as deployed, and no scenario's fault (a stopped database) can meet a first deploy. A
+    deploy that fails ends the run in one line."""
+    try:
+        producer_for(system)
+    except AssertionError as exc:
+        raise SuiteError(str(exc), "fix the producer version's deploy (run it alone: "
+                                   "<producer command> --json deploy with an admin identity)") from None
+    yield

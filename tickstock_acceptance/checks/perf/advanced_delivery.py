@@ -450,8 +450,8 @@ class AdvancedFeaturesDelivery:
         self._stop_worker.set()
         commands = self._background()
         for command in commands.values():
-            if command is not None and command.running:
-                command.proc.terminate()
+            if command is not None:
+                command.terminate()
         for part in (self.feeder, self.reference):
             if part is not None:
                 part.stop()
