@@ -294,7 +294,7 @@ def test_unknown_server_verb_or_closed_system_is_refused_in_one_line():
     faults = ServerFaults(EXTERNAL)
     with pytest.raises(SuiteError, match="^unknown server 'mysql' — fix: name one of: postgres, redis$"):
         faults.kill("mysql")
-    with pytest.raises(SuiteError, match="^unknown fault 'explode' — fix: use one of: stop, kill"):
+    with pytest.raises(SuiteError, match="^unknown fault 'explode' — fix: use one of: stop, stop_imm"):
         faults.apply("explode", "redis")
     with pytest.raises(SuiteError, match="^no postgres server to pause: the system is not open"):
         ServerFaults(SimpleNamespace(postgres=None, redis=None)).pause("postgres")
