@@ -6,8 +6,10 @@ line and exit 2. By default on embedded throwaway PostgreSQL and Redis: expansio
 200+ symbol universe (the producer under test runs as its own process, as in every check; the
 figure is the expansion time it reports, so interpreter start-up is not counted),
 the four functions' latencies, notification delivery p50/p99 next to raw redis-py pub-sub p99
-measured in the same run (same subscriber code, same machine), and the project's aims next to
-them.
+measured in the same run (same subscriber code, same machine), scenario generation and loading,
+real-time processing, TickStockApp's HTTP query latency under concurrent clients, recovery times
+after PostgreSQL's immediate stop and Redis's kill -9 (RES-1's machinery, repeated), and the
+project's aims next to them.
 """
 
 from __future__ import annotations
@@ -17,14 +19,20 @@ import json
 import os
 import statistics
 import sys
+import threading
 import time
+import urllib.error
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import redis
 
 from tickstock_acceptance.checks.perf.realtime import RealtimeUnderLoad, TapeOracle
+from tickstock_acceptance.checks.resilience.recovery import DatabaseRecovery, RedisRecovery
 from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.config.settings import Settings, load_settings
 from tickstock_acceptance.contract.messaging import STREAM_DB, TICK_STREAM, UNIVERSE_CHANNEL
+from tickstock_acceptance.contract.reference import reference_themes, should_succeed
 from tickstock_acceptance.core.errors import SuiteError
 from tickstock_acceptance.core.statistics import Distribution
 from tickstock_acceptance.core.waiting import wait_until
@@ -33,6 +41,7 @@ from tickstock_acceptance.sut.producer import producer_for
 from tickstock_acceptance.sut.realtime_processing import RawObserver, TickProcessor, clean_realtime_streams
 from tickstock_acceptance.sut.subscriber import AppSubscriber
 from tickstock_acceptance.sut.tick_feeder import TickFeeder, TickTape, redis_sink
+from tickstock_acceptance.sut.tickstock_app import TickStockAppController, tickstock_app_for
 
 RAW_CHANNEL = "tickstock.bench.raw"
 
@@ -40,6 +49,11 @@ RAW_CHANNEL = "tickstock.bench.raw"
 def _dist(samples) -> str:
     d = Distribution.of(samples)
     return f"p50 {d.p50:8.3f}  p95 {d.p95:8.3f}  p99 {d.p99:8.3f}  max {d.max:8.3f}  (n={d.count})"
+
+
+def _spread(samples) -> str:
+    s = sorted(samples)
+    return f"min {s[0]:8.3f}  median {statistics.median(s):8.3f}  max {s[-1]:8.3f}  (n={len(s)})"
 
 
 def _time_sql(system, role, sql, args=(), n=M.BENCH_FUNCTION_CALLS) -> list[float]:
@@ -143,6 +157,15 @@ def _bench(settings: Settings) -> int:
                                  d99 / r99 if r99 else float("inf")))
         _bench_scenarios(producer)
         _bench_realtime(system, producer)
+        app = tickstock_app_for(system)
+        try:
+            _wait_app_healthy(app)
+            _bench_http(app)
+            _bench_database_recovery(system, producer, app)
+            _bench_redis_recovery(system, producer, app)
+        finally:
+            app.close()
+            system._tickstock_app_controller = None
     finally:
         system.close()
     return 0
@@ -209,6 +232,124 @@ def _bench_realtime(system: AcceptanceSystem, producer) -> None:
     ticks = M.BENCH_REALTIME_BACKLOG_TICKS
     print(f"  throughput draining {ticks} ticks: {ticks / drained:,.0f} ticks/s "
           f"({len(events)} events in {drained:.2f} s)")
+
+
+def _wait_app_healthy(app: TickStockAppController) -> None:
+    def up() -> bool:
+        health = app.health()
+        return all((health.get(s) or {}).get("state") == "up" for s in ("database", "redis"))
+
+    wait_until(up, M.deadline(M.ISOLATION_DEADLINE_S),
+               "TickStockApp's health showing the database and Redis up")
+
+
+def _bench_http(app: TickStockAppController) -> None:
+    """TickStockApp's HTTP queries under concurrent clients: a pool of threads, each sending its requests
+    back to back (``/api/universes/<theme>``, every few ``/api/view``); latency per request as a
+    client sees it (a new connection each, as the suite's other clients) and the throughput."""
+    themes = [n for n, t in reference_themes().items() if should_succeed(t)]
+    clients, per = M.BENCH_HTTP_CLIENTS, M.BENCH_HTTP_REQUESTS_PER_CLIENT
+    ready = threading.Barrier(clients)
+
+    def client(k: int) -> list[tuple[str, int, float, str]]:
+        ready.wait()
+        out = []
+        for i in range(per):
+            n = k * per + i
+            path = ("/api/view" if n % M.BENCH_HTTP_VIEW_EVERY == 0
+                    else f"/api/universes/{themes[n % len(themes)]}")
+            t0 = time.perf_counter()
+            try:
+                status, body = app.get_json(path, timeout_s=M.RES_HTTP_TIMEOUT_S)
+                error = "" if status == 200 else str(body)[:120]
+            except (OSError, urllib.error.URLError) as exc:
+                status, error = 0, f"{type(exc).__name__}: {exc}"[:120]
+            out.append((path, status, (time.perf_counter() - t0) * 1000, error))
+        return out
+
+    with ThreadPoolExecutor(max_workers=clients, thread_name_prefix="bench-http") as pool:
+        t0 = time.perf_counter()
+        futures = [pool.submit(client, k) for k in range(clients)]
+        results = [r for f in futures for r in f.result()]
+        wall = time.perf_counter() - t0
+    ok = [r for r in results if r[1] == 200]
+    failed = [r for r in results if r[1] != 200]
+    print(f"TickStockApp HTTP queries, {clients} concurrent clients x {per} requests (ms):")
+    for label, rows in (("GET /api/universes/<theme>", [r for r in ok if r[0] != "/api/view"]),
+                        ("GET /api/view", [r for r in ok if r[0] == "/api/view"]), ("all", ok)):
+        print(f"  {label:<32} {_dist([r[2] for r in rows] or [float('nan')])}")
+    example = f", e.g. {failed[0][0]} -> {failed[0][1]} {failed[0][3]}" if failed else ""
+    print(f"  throughput {len(ok) / wall:,.0f} answered requests/s ({len(results)} requests in "
+          f"{wall:.2f} s); errors {len(failed)}{example}")
+
+
+def _bench_database_recovery(system: AcceptanceSystem, producer, app: TickStockAppController) -> None:
+    """RES-1's database half, repeated: ``pg_ctl stop -m immediate`` while the producer writes round after
+    round and a client asks TickStockApp for a universe, down for a moment, restarted; seconds from the
+    server answering again to the producer's first whole round and TickStockApp's first answer."""
+    restart, producer_s, app_s, missed = [], [], [], []
+    for _ in range(M.BENCH_RECOVERY_REPETITIONS):
+        recovery = DatabaseRecovery(system)
+        try:
+            recovery.use_app(SimpleNamespace(app=app, app_pid=app.pid))
+            recovery.start_producer(producer)
+            recovery.start_queries()
+            recovery.crash_and_restart()
+        finally:
+            recovery.close()
+        restart.append(recovery.restart_s)
+        _collect(recovery.producer_recovery_s(), producer_s, missed,
+                 f"the producer: {recovery.producer_last_error()}")
+        _collect(recovery.app_recovery_s(), app_s, missed, "TickStockApp's universe query")
+    _print_recovery("PostgreSQL's immediate stop", "server restart (request to first query)",
+                    restart, producer_s, app_s, missed, M.BENCH_DATABASE_RECOVERY_AIM_S,
+                    ("producer: first whole round written", "TickStockApp: first universe answered"))
+
+
+def _bench_redis_recovery(system: AcceptanceSystem, producer, app: TickStockAppController) -> None:
+    """RES-1's Redis half, repeated: ``kill -9`` of the run's Redis (durable for the measurement) while the
+    producer publishes, down for a moment, restarted; seconds from the server answering a PING to the
+    producer's first entry on the universe stream and TickStockApp's health showing Redis up with its
+    consumer group reading again."""
+    restart, producer_s, app_s, missed = [], [], [], []
+    for _ in range(M.BENCH_RECOVERY_REPETITIONS):
+        recovery = RedisRecovery(system)
+        try:
+            recovery.use_app(SimpleNamespace(app=app, app_pid=app.pid))
+            recovery.make_durable()
+            missed += recovery.app_caught_up_problems()
+            recovery.start_producer(producer)
+            recovery.kill_and_restart()
+        finally:
+            recovery.close()
+        restart.append(recovery.restart_s)
+        _collect(recovery.producer_recovery_s(), producer_s, missed, "the producer's publishing")
+        _collect(recovery.app_recovery_s(), app_s, missed, "TickStockApp's health and consumer group")
+    _print_recovery("Redis's kill -9", "server restart (request to PING)", restart, producer_s, app_s,
+                    missed, M.BENCH_REDIS_RECOVERY_AIM_S,
+                    ("producer: first entry published", "TickStockApp: Redis up, group reading"))
+
+
+def _collect(seconds: float | None, into: list[float], missed: list[str], who: str) -> None:
+    if seconds is None:
+        missed.append(f"{who} did not work again within {M.deadline(M.RECOVERY_WAIT_S):g} s")
+    else:
+        into.append(seconds)
+
+
+def _print_recovery(fault: str, restart_label: str, restart: list[float], producer_s: list[float],
+                    app_s: list[float], missed: list[str], aim: float, labels: tuple[str, str]) -> None:
+    print(f"recovery after {fault}, {len(restart)} repetitions (s; the components from the server "
+          f"answering again):")
+    for label, samples in ((restart_label, restart), (labels[0], producer_s), (labels[1], app_s)):
+        print(f"  {label:<40} {_spread(samples) if samples else 'no sample'}")
+    for problem in missed:
+        print(f"  problem: {problem}")
+    verdicts = [f"{who} " + ("MISSED (not every repetition recovered)" if len(samples) < len(restart)
+                             else "met" if statistics.median(samples) <= aim else "MISSED")
+                for who, samples in (("producer", producer_s), ("TickStockApp", app_s))]
+    server = fault.split("'")[0]
+    print(f"aim: {server} recovery <= {aim:g} s (median): {'; '.join(verdicts)}")
 
 
 def _count(sub: AppSubscriber, channel: str) -> int:

@@ -99,6 +99,12 @@ BENCH_UI_QUERY_P95_AIM_MS = 5.0         # get_etf_universe(theme, true) p95
 BENCH_DELIVERY_P99_VS_RAW_AIM = 2.0     # notification delivery p99 / raw redis-py pub-sub p99
 BENCH_SCENARIO_LOADS = 5                # `make bench`: generation + loading of every scenario, repeated
 BENCH_SCENARIO_ALL_AIM_S = 5.0          # generation + loading of every scenario (process wall time)
+BENCH_RECOVERY_REPETITIONS = 5          # RES-1's fault and restart, repeated per server (min/median/max)
+BENCH_DATABASE_RECOVERY_AIM_S = 2.0     # median s from PostgreSQL answering to producer/TickStockApp working
+BENCH_REDIS_RECOVERY_AIM_S = 1.0        # median s from Redis answering to producer/TickStockApp working
+BENCH_HTTP_CLIENTS = 50                 # concurrent TickStockApp HTTP clients (a thread pool)
+BENCH_HTTP_REQUESTS_PER_CLIENT = 40     # requests each client sends back to back
+BENCH_HTTP_VIEW_EVERY = 4               # every 4th request GET /api/view, the rest /api/universes/<theme>
 
 # -- Baseline comparison (warnings, never failures) -----------------------------------------------
 # How ``reporting.history.compare`` decides that a figure moved beyond run-to-run noise against the

@@ -359,16 +359,20 @@ class RedisRecovery(_Recovery):
 
     def app_caught_up_problems(self) -> list[str]:
         """Before the fault TickStockApp's group has read and acknowledged everything on the stream
-        (bounded wait): the recovery measured is from the fault, not from a backlog left earlier."""
+        (bounded wait): the recovery measured is from the fault, not from a backlog left earlier.
+        Judged on positions (nothing pending, last delivered id = the stream's last entry), not on
+        XINFO's ``lag``, which stays above zero after a restart from the append-only file (and after
+        XDEL) although the group has read to the end."""
         client = self.system.redis_client(STREAM_DB)
         seen: dict = {}
 
         def caught_up() -> bool:
             groups = ({g.get("name"): g for g in client.xinfo_groups(self.key)}
                       if client.exists(self.key) else {})
-            seen.update(groups.get(APP_GROUP) or {"name": None})
-            return (bool(groups.get(APP_GROUP)) and not int(seen.get("pending") or 0)
-                    and not int(seen.get("lag") or 0))
+            group = groups.get(APP_GROUP) or {}
+            seen.update(group or {"name": None}, last_entry=last_entry_id(client, self.key))
+            return (bool(group) and not int(group.get("pending") or 0)
+                    and str(group.get("last-delivered-id")) == str(seen["last_entry"]))
 
         try:
             wait_until(caught_up, M.deadline(M.RECOVERY_WAIT_S),
