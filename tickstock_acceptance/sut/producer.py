@@ -17,7 +17,6 @@ identity: it is where a producer version installs what it ships (the reference n
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -28,13 +27,12 @@ from behave import fixture
 
 from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.config.paths import ROOT
-from tickstock_acceptance.contract.messaging import STREAM_DB
 from tickstock_acceptance.core.errors import SuiteError
 from tickstock_acceptance.core.waiting import wait_until
 from tickstock_acceptance.infra.system import AcceptanceSystem
+from tickstock_acceptance.sut.process_env import process_environment
 
 ENV_PREFIX = "TICKSTOCK_PL_"
-PASSED_ENV = ("PATH", "HOME", "USER", "LANG", "TZ", "TMPDIR", "VIRTUAL_ENV", "SYSTEMROOT")
 
 
 @dataclass
@@ -107,21 +105,7 @@ class ProducerController:
         return text
 
     def environment(self, role: str = "producer") -> dict[str, str]:
-        db = self.system.endpoint(role)
-        rd = self.system.redis_endpoint
-        # Least privilege: the producer gets its own credentials and what a process needs to run
-        # (an allowlist), never the suite's other secrets (database passwords, API keys, PG* variables).
-        env = {k: v for k, v in os.environ.items()
-               if k in PASSED_ENV or k.startswith(("LC_", "PYTHON"))}
-        env.update({
-            ENV_PREFIX + "DB_HOST": db.host, ENV_PREFIX + "DB_PORT": str(db.port),
-            ENV_PREFIX + "DB_NAME": db.dbname, ENV_PREFIX + "DB_USER": db.user,
-            ENV_PREFIX + "REDIS_HOST": rd.host, ENV_PREFIX + "REDIS_PORT": str(rd.port),
-            ENV_PREFIX + "REDIS_DB": str(STREAM_DB),
-        })
-        if db.password:
-            env[ENV_PREFIX + "DB_PASSWORD"] = db.password
-        return env
+        return process_environment(self.system, role, ENV_PREFIX)
 
     def command(self, *args: str) -> list[str]:
         return [*self.base_command, "--json", *args]

@@ -81,17 +81,32 @@ class Operation:
         pass
 
 
-class DatabaseQuery(Operation):
+class DatabaseOperation(Operation):
+    """An operation on a database connection of its own, opened before the barrier as ``role``."""
+
+    role = "consumer"
+
+    def __init__(self, system: AcceptanceSystem, what: str) -> None:
+        super().__init__(what)
+        self.system, self.conn = system, None
+
+    def prepare(self) -> None:
+        self.conn = self.system.connect(self.role)
+
+    def release(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
+class DatabaseQuery(DatabaseOperation):
     """``get_etf_universe(theme, true)`` on a connection of its own, as TickStockApp's role."""
 
     kind = "ETF universe query (database, TickStockApp's role)"
+    role = "consumer"
 
     def __init__(self, system: AcceptanceSystem, theme: str) -> None:
-        super().__init__(f"get_etf_universe({theme!r}, true)")
-        self.system, self.theme, self.conn = system, theme, None
-
-    def prepare(self) -> None:
-        self.conn = self.system.connect("consumer")
+        super().__init__(system, f"get_etf_universe({theme!r}, true)")
+        self.theme = theme
 
     def perform(self) -> str:
         with self.conn.cursor() as cur:
@@ -101,24 +116,18 @@ class DatabaseQuery(Operation):
             return f"answered {str(value)[:120]}"
         return ""
 
-    def release(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
 
-
-class UniverseUpdate(Operation):
+class UniverseUpdate(DatabaseOperation):
     """``update_etf_universe`` of a ``test_`` universe as the producer's role (TickStockPL's write)."""
 
     kind = "universe update (update_etf_universe, producer's role)"
+    role = "producer"
 
     def __init__(self, system: AcceptanceSystem, theme: str, symbols: list[str]) -> None:
         if not is_test_theme(theme):
             raise ValueError("the suite writes only test_ themes")
-        super().__init__(f"update_etf_universe({theme!r}, {len(symbols)} symbols)")
-        self.system, self.theme, self.symbols, self.conn = system, theme, symbols, None
-
-    def prepare(self) -> None:
-        self.conn = self.system.connect("producer")
+        super().__init__(system, f"update_etf_universe({theme!r}, {len(symbols)} symbols)")
+        self.theme, self.symbols = theme, symbols
 
     def perform(self) -> str:
         with self.conn.cursor() as cur:
@@ -128,10 +137,6 @@ class UniverseUpdate(Operation):
         if not isinstance(value, dict) or value.get("action") not in ("created", "updated"):
             return f"answered {str(value)[:120]}"
         return ""
-
-    def release(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
 
 
 class AppQuery(Operation):

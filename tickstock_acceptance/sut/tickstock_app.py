@@ -52,9 +52,9 @@ from tickstock_acceptance.contract.messaging import STREAM_DB
 from tickstock_acceptance.core.waiting import wait_until
 from tickstock_acceptance.infra.embedded import EmbeddedPostgres
 from tickstock_acceptance.infra.system import AcceptanceSystem
+from tickstock_acceptance.sut.process_env import process_environment
 
 ENV_PREFIX = "TICKSTOCK_APP_"
-PASSED_ENV = ("PATH", "HOME", "USER", "LANG", "TZ", "TMPDIR", "VIRTUAL_ENV", "SYSTEMROOT")
 INSTANCE = "acceptance"                   # its Redis client name is tickstock_app.<instance>
 CLIENT_NAME_PREFIX = "tickstock_app"
 # Deadlines (seconds, before the timeout multiplier): TickStockApp answers /health after start;
@@ -116,20 +116,8 @@ class TickStockAppController:
 
     # -- lifecycle --------------------------------------------------------------------------
     def environment(self) -> dict[str, str]:
-        db = self.system.endpoint("consumer")
-        rd = self.system.redis_endpoint
-        # Least privilege, as for the producer: the consumer identity and what a process needs to
-        # run; never the admin's or the producer's credentials, API keys or PG* variables.
-        env = {k: v for k, v in os.environ.items() if k in PASSED_ENV or k.startswith(("LC_", "PYTHON"))}
+        env = process_environment(self.system, "consumer", ENV_PREFIX)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
-        env.update({
-            ENV_PREFIX + "DB_HOST": db.host, ENV_PREFIX + "DB_PORT": str(db.port),
-            ENV_PREFIX + "DB_NAME": db.dbname, ENV_PREFIX + "DB_USER": db.user,
-            ENV_PREFIX + "REDIS_HOST": rd.host, ENV_PREFIX + "REDIS_PORT": str(rd.port),
-            ENV_PREFIX + "REDIS_DB": str(STREAM_DB),
-        })
-        if db.password:
-            env[ENV_PREFIX + "DB_PASSWORD"] = db.password
         return env
 
     def start(self) -> TickStockAppController:
