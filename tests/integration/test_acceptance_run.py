@@ -19,10 +19,13 @@ from tickstock_acceptance.core.waiting import wait_until
 from tickstock_acceptance.reporting.results import load_results
 
 BUSY_LOOP = "while True: pass"
-# The second run, under two busy loops, leaves out the resilience feature: its scenarios inject
-# their own faults and starve the producer on purpose (the constrained profile), so busy loops on
-# top would measure this machine rather than the suite, and they take a minute of `make test`.
-BUSY_RUN_TAGS = "not @resilience_validation"
+# The second run, under two busy loops, proves that the suite's waits and deadlines hold on a
+# starved machine (bursts that wait for their volume, consumers catching up, notifications awaited).
+# It leaves out what is judged against the spec's absolute latency and timing targets (@latency,
+# @performance: 100 ms delivery, 2 s expansion): two busy loops on two cores measure this machine,
+# not the system, and those are judged on the reference run. It also leaves out the resilience
+# feature, whose scenarios inject their own faults and starve the producer on purpose.
+BUSY_RUN_TAGS = "not @resilience_validation and not @latency and not @performance"
 
 
 def check_clean_run(result, leftovers) -> None:
@@ -65,9 +68,9 @@ def cpu_seconds(loops: list[subprocess.Popen]) -> float:
 
 
 def test_full_acceptance_run_twice_leaves_nothing_behind(full_run, tmp_path):
-    """The session's full run, then a second one (all but the resilience feature) while two busy
-    loops keep both cores of a 2-core machine busy: with the default deadlines (no timeout
-    multiplier), every scenario still passes,
+    """The session's full run, then a second one (BUSY_RUN_TAGS) while two busy loops keep both
+    cores of a 2-core machine busy: with the default deadlines (no timeout multiplier), every
+    scenario still passes,
     and neither run leaves a server or a run directory behind."""
     check_clean_run(full_run, full_run.leftovers)
     results = list((full_run.reports_dir / "allure-results").glob("*-result.json"))
