@@ -32,8 +32,8 @@ Feature: Service boundaries
   Scenario: The database lets TickStockApp's role read and refuses its writes to what the producer owns
     Given the database as the producer version under test deployed it
     And the database role TickStockApp connects as
-    Then TickStockApp's role reads symbols, cache_entries and ohlcv_daily and calls the contract's read functions
-    And TickStockApp's role is refused every write to symbols, cache_entries and ohlcv_daily with SQLSTATE 42501
+    Then TickStockApp's role reads symbols, cache_entries, ohlcv_daily, cache_sync_runs and cache_sync_changes and calls the contract's read functions
+    And TickStockApp's role is refused every write to symbols, cache_entries, ohlcv_daily, cache_sync_runs and cache_sync_changes with SQLSTATE 42501
     And TickStockApp's role is refused a call of update_etf_universe with SQLSTATE 42501
 
   @service_boundaries @database @use.with_mode=embedded

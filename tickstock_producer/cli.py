@@ -21,6 +21,17 @@ Commands:
   universe), ``channels`` (the configured pub-sub channels), ``deploy`` (what this producer version
   installs into a database the suite owns), ``maintain-stock-universes`` (rewrite the market-cap
   tier stock universes round after round until SIGTERM/SIGINT).
+- Cache synchronization (rules in ``cache_sync.py``'s docstring and ``contract/reference/cache_sync.json``):
+  ``load-market [--count 5000] [--prefix TEST_M] [--as-of 2026-10-30]`` writes the deterministic market
+  (``market.py``) into ``symbols`` (prefix must start with ``TEST_``; the prefix's other rows are
+  deleted); ``end-of-day --date D`` is the EOD job: publishes the ``eod_complete`` signal;
+  ``monitor-ipos --as-of D [--symbol-prefix P] [--days 30]`` is one IPO monitor scan (one
+  ``ipo_listed`` per new, unplaced listing); ``sync-service [--universe-prefix U] [--symbol-prefix P]
+  [--max-seconds S]`` is the long-running cache synchronizer (prints ``{"event": "ready", "pid": N}``
+  once its consumer groups exist, then one JSON line per signal handled: ``sync``, ``duplicate`` or
+  ``invalid``; survives database and Redis faults; SIGTERM/SIGINT finish the current sync, exit 0);
+  ``sync-once`` (same options, ``--timeout S``, default 0) handles the signals already there (or
+  arriving within S seconds) and exits (1 when a sync failed).
 
 ``--json`` prints one JSON document for programs (the last stdout line). Connection settings come
 from ``TICKSTOCK_PL_*`` environment variables (DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD,
@@ -42,6 +53,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 
 import psycopg2
@@ -50,6 +62,10 @@ import redis
 from .etf_universe import load_source
 from .facade import Producer, ProducerConfig, create_producer
 from .historical_loader import ALL_SCENARIOS, ScenarioTargetError, check_symbol, scenario_targets
+from .market import DEFAULT_AS_OF as DEFAULT_MARKET_AS_OF
+from .market import DEFAULT_COUNT as DEFAULT_MARKET_COUNT
+from .market import DEFAULT_PREFIX as DEFAULT_MARKET_PREFIX
+from .market import MarketError, check_market
 from .stock_universe import StockUniverseMaintainer
 
 # Long-running commands stop cleanly (report printed) on SIGTERM/SIGINT, or after this long.
@@ -125,7 +141,39 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--universe-prefix", default="", help="prefix of the tier universe names")
     m.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS,
                    help=f"stop after this long (default {DEFAULT_MAX_SECONDS:g})")
+    lm = sub.add_parser("load-market", help="write the deterministic test stock market into symbols")
+    lm.add_argument("--count", type=int, default=DEFAULT_MARKET_COUNT,
+                    help=f"how many symbols (default {DEFAULT_MARKET_COUNT})")
+    lm.add_argument("--prefix", default=DEFAULT_MARKET_PREFIX,
+                    help=f"symbol prefix, must start with TEST_ (default {DEFAULT_MARKET_PREFIX})")
+    lm.add_argument("--as-of", type=_date, default=DEFAULT_MARKET_AS_OF, metavar="YYYY-MM-DD",
+                    help=f"the market's date (default {DEFAULT_MARKET_AS_OF.isoformat()})")
+    eod = sub.add_parser("end-of-day", help="the EOD job: publish the eod_complete signal for a trading date")
+    eod.add_argument("--date", type=_date, required=True, metavar="YYYY-MM-DD", help="the trading date")
+    ipo = sub.add_parser("monitor-ipos", help="one IPO monitor scan: publish ipo_listed for new, unplaced "
+                                              "listings")
+    ipo.add_argument("--as-of", type=_date, required=True, metavar="YYYY-MM-DD")
+    ipo.add_argument("--symbol-prefix", default="", help="only symbols starting with this (default: all)")
+    ipo.add_argument("--days", type=int, default=30, help="listed within this many days (default 30)")
+    for name, what in (("sync-service", "the long-running cache synchronizer (until SIGTERM/SIGINT)"),
+                       ("sync-once", "handle the pending EOD signals once and exit")):
+        s = sub.add_parser(name, help=what)
+        s.add_argument("--universe-prefix", default="", help="prefix of the universes written (default '')")
+        s.add_argument("--symbol-prefix", default="", help="prefix of the symbols read (default '')")
+        if name == "sync-service":
+            s.add_argument("--max-seconds", type=float, default=None,
+                           help="stop after this long (default: run until SIGTERM/SIGINT)")
+        else:
+            s.add_argument("--timeout", type=float, default=0.0,
+                           help="also wait this long for signals to arrive (default 0: only what is there)")
     return p
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _stop_on_signal() -> threading.Event:
@@ -278,6 +326,20 @@ def _check_args(args) -> None:
                 scenario_targets(args.scenario)
             except ScenarioTargetError as exc:
                 raise UsageError(str(exc)) from None
+    elif args.command == "load-market":
+        try:
+            check_market(args.count, args.prefix)
+        except MarketError as exc:
+            raise UsageError(str(exc)) from None
+    elif args.command == "monitor-ipos":
+        if args.days < 1:
+            raise UsageError("--days must be at least 1")
+    elif args.command == "sync-service":
+        if args.max_seconds is not None and not args.max_seconds > 0:
+            raise UsageError("--max-seconds must be positive")
+    elif args.command == "sync-once":
+        if not args.timeout >= 0:
+            raise UsageError("--timeout must not be negative")
     elif args.command == "process-ticks":
         if not args.max_seconds > 0:
             raise UsageError("--max-seconds must be positive")
@@ -354,6 +416,67 @@ def _process_ticks(args, producer: Producer) -> int:
     return 1 if doc.get("errors") else 0
 
 
+def _load_market(args, producer: Producer) -> int:
+    from .market import load_market
+
+    conn = producer.connect()
+    try:
+        doc = load_market(conn, args.count, args.prefix, args.as_of)
+    finally:
+        conn.close()
+    tiers = ", ".join(f"{k} {v}" for k, v in doc["by_tier"].items())
+    _print(args, doc, f"{doc['symbols']} symbols {args.prefix}* as of {doc['as_of']} "
+           f"({doc['active']} active, {doc['recent_listings']} recent listings; {tiers}) "
+           f"in {doc['seconds']:.2f} s")
+    return 0
+
+
+def _end_of_day(args, producer: Producer) -> int:
+    doc = producer.make_eod_job().run(args.date)
+    _print(args, doc, f"eod_complete {doc['trading_date']}: {doc['symbols_processed']} active symbols, "
+           f"message {doc['message_id']} (stream entry {doc['stream_id']})")
+    return 0
+
+
+def _monitor_ipos(args, producer: Producer) -> int:
+    doc = producer.make_ipo_monitor().scan(args.as_of, args.symbol_prefix, args.days)
+    _print(args, doc, f"{len(doc['announced'])} ipo_listed announced"
+           + (f": {', '.join(doc['announced'])}" if doc["announced"] else ""))
+    return 0
+
+
+def _sync_report(args, report) -> None:
+    doc = report.as_dict()
+    _print(args, doc, f"{len(report.syncs)} syncs ({len(report.failed)} failed), {len(report.duplicates)} "
+           f"duplicates, {len(report.invalid)} invalid signals, {len(report.errors)} faults, "
+           f"{report.published_count} messages")
+
+
+def _sync_service(args, producer: Producer) -> int:
+    from .cache_sync import serve
+
+    stop = _stop_on_signal()
+    sync = producer.make_cache_synchronizer(args.universe_prefix, args.symbol_prefix)
+    try:
+        report = serve(sync, stop, args.max_seconds)
+    finally:
+        sync.close()
+    _sync_report(args, report)
+    return 0
+
+
+def _sync_once(args, producer: Producer) -> int:
+    from .cache_sync import sync_once
+
+    sync = producer.make_cache_synchronizer(args.universe_prefix, args.symbol_prefix)
+    try:
+        report = sync_once(sync, args.timeout)
+    finally:
+        sync.close()
+    _sync_report(args, report)
+    return 1 if report.failed else 0
+
+
 def _query(producer: Producer, sql: str, params: tuple | None = None) -> list[tuple]:
     conn = producer.connect()
     try:
@@ -410,7 +533,9 @@ COMMANDS = {"channels": _channels, "deploy": _deploy, "expand": _expand,
             "load-history": _load_history, "detect-patterns": _detect_patterns,
             "process-ticks": _process_ticks,
             "validate": _validate, "summary": _summary,
-            "maintain-stock-universes": _maintain_stock_universes}
+            "maintain-stock-universes": _maintain_stock_universes,
+            "load-market": _load_market, "end-of-day": _end_of_day, "monitor-ipos": _monitor_ipos,
+            "sync-service": _sync_service, "sync-once": _sync_once}
 
 
 def main(argv: list[str] | None = None,

@@ -8,6 +8,10 @@ Delivery contract (the contract in ``contract/``):
   (XREADGROUP/XACK). ``STREAM_MAXLEN`` is 10 000: approximate trimming (``~``) keeps *at least*
   the newest 10 000 entries per channel, so memory stays bounded under any publish rate.
 * Both commands go in one MULTI/EXEC, so a message is on the stream iff it was published.
+* An event type listed in ``ALSO_PUBLISHED_ON`` goes, as the SAME message (one message_id, one
+  sequence number), to its primary channel (``EVENT_CHANNELS``) and to each extra channel and its
+  stream, all in that one MULTI/EXEC (``daily_sync_complete``: the cache channel and the automation
+  channel). ``Published.channel``/``stream_id`` are the primary's.
 
 Every message is one JSON object: ``timestamp`` (ISO-8601 with UTC offset, taken immediately
 before the publish, so ``receive time - timestamp`` is the delivery latency), ``service``,
@@ -55,11 +59,19 @@ CHANNELS = {
     "pattern_detected": "tickstock.patterns.detected",
     "realtime_bar": "tickstock.realtime.bar",
     "realtime_threshold": "tickstock.realtime.threshold",
+    "eod_completion": "tickstock.eod.completion",
+    "automation_events": "tickstock.automation.events",
 }
 CHANNEL_UNIVERSE_UPDATED = CHANNELS["universe_updated"]
 CHANNEL_PATTERN_DETECTED = CHANNELS["pattern_detected"]
 CHANNEL_REALTIME_BAR = CHANNELS["realtime_bar"]
 CHANNEL_REALTIME_THRESHOLD = CHANNELS["realtime_threshold"]
+CHANNEL_CACHE_SYNC_COMPLETE = CHANNELS["cache_sync_complete"]
+CHANNEL_ETF_CORRELATION = CHANNELS["etf_correlation_update"]
+CHANNEL_IPO_ASSIGNMENT = CHANNELS["ipo_assignment"]
+CHANNEL_DELISTING_CLEANUP = CHANNELS["delisting_cleanup"]
+CHANNEL_EOD_COMPLETION = CHANNELS["eod_completion"]
+CHANNEL_AUTOMATION = CHANNELS["automation_events"]
 
 # Which channel each event type travels on.
 EVENT_CHANNELS = {
@@ -68,6 +80,19 @@ EVENT_CHANNELS = {
     "pattern_detected": CHANNEL_PATTERN_DETECTED,
     "minute_bar": CHANNEL_REALTIME_BAR,
     "price_threshold_crossed": CHANNEL_REALTIME_THRESHOLD,
+    "eod_complete": CHANNEL_EOD_COMPLETION,
+    "ipo_listed": CHANNEL_AUTOMATION,
+    "daily_sync_complete": CHANNEL_CACHE_SYNC_COMPLETE,
+    "universe_synchronized": CHANNEL_UNIVERSE_UPDATED,
+    "ipo_assignment": CHANNEL_IPO_ASSIGNMENT,
+    "delisting_cleanup": CHANNEL_DELISTING_CLEANUP,
+    "etf_correlation_update": CHANNEL_ETF_CORRELATION,
+}
+
+# Event types that ALSO travel on further channels: the same message (message_id, sequence), sent to
+# the primary channel and these in one MULTI/EXEC (PUBLISH + XADD each).
+ALSO_PUBLISHED_ON: dict[str, tuple[str, ...]] = {
+    "daily_sync_complete": (CHANNEL_AUTOMATION,),
 }
 
 
@@ -77,6 +102,11 @@ class InvalidEvent(ValueError):
 
 def stream_key(channel: str) -> str:
     return STREAM_PREFIX + channel
+
+
+def channels_of(event_type: str) -> tuple[str, ...]:
+    """Every channel an event type is published on: its primary channel first (KeyError if unknown)."""
+    return (EVENT_CHANNELS[event_type], *ALSO_PUBLISHED_ON.get(event_type, ()))
 
 
 @cache
@@ -111,6 +141,11 @@ def schema_errors(message: dict) -> list[str]:
             for e in v.iter_errors(message)]
 
 
+def _entry_id(value) -> str:
+    """A stream entry id as text (a client without decode_responses returns bytes)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -122,6 +157,7 @@ class Published:
     channel: str
     stream_id: str
     receivers: int
+    also: tuple[tuple[str, str], ...] = ()  # (channel, stream_id) of each extra channel (ALSO_PUBLISHED_ON)
 
 
 class EventPublisher:
@@ -161,13 +197,21 @@ class EventPublisher:
             message["timestamp"] = now_iso()
             self.validate(message)
             message["timestamp"] = now_iso()  # the publish time, after the validation cost
+            payload = json.dumps(message, separators=(",", ":"))
+            extra = ALSO_PUBLISHED_ON.get(event_type, ())
             try:
-                receivers, stream_id = self.send(channel, json.dumps(message, separators=(",", ":")))
+                if extra:  # the same message on every channel, in one MULTI/EXEC
+                    results = self.send_many([(c, payload) for c in (channel, *extra)])
+                    receivers, stream_id = results[0]
+                else:
+                    receivers, stream_id = self.send(channel, payload)
             except Exception:
                 self.unacknowledged.append(message["sequence"])
                 raise
             self.published_count += 1
-        return Published(message["message_id"], message["sequence"], channel, str(stream_id), int(receivers))
+        also = tuple((c, str(r[1])) for c, r in zip(extra, results[1:], strict=True)) if extra else ()
+        return Published(message["message_id"], message["sequence"], channel, str(stream_id), int(receivers),
+                         also)
 
     def publish_many(self, events: list[tuple[str, dict]]) -> list[Published]:
         """Publish several events (in order) with one round trip: what a high-rate producer uses.
@@ -198,16 +242,25 @@ class EventPublisher:
             for message in messages:
                 message["sequence"] = next(self._sequence)
                 message["timestamp"] = stamp
+            items, spans = [], []
+            for channel, message in zip(channels, messages, strict=True):
+                payload = json.dumps(message, separators=(",", ":"))
+                targets = (channel, *ALSO_PUBLISHED_ON.get(message["event_type"], ()))
+                spans.append((len(items), targets))
+                items.extend((c, payload) for c in targets)
             try:
-                results = self.send_many(
-                    [(channel, json.dumps(message, separators=(",", ":")))
-                     for channel, message in zip(channels, messages, strict=True)])
+                results = self.send_many(items)
             except Exception:
                 self.unacknowledged.extend(m["sequence"] for m in messages)
                 raise
             self.published_count += len(messages)
-        return [Published(m["message_id"], m["sequence"], channel, str(stream_id), int(receivers))
-                for m, channel, (receivers, stream_id) in zip(messages, channels, results, strict=True)]
+        out = []
+        for m, (start, targets) in zip(messages, spans, strict=True):
+            receivers, stream_id = results[start]
+            also = tuple((c, str(results[start + k][1])) for k, c in enumerate(targets[1:], 1))
+            out.append(Published(m["message_id"], m["sequence"], targets[0], str(stream_id), int(receivers),
+                                 also))
+        return out
 
     def validate(self, message: dict) -> None:
         """A message that does not match its JSON Schema is a producer bug: it is never published."""
@@ -221,7 +274,7 @@ class EventPublisher:
         pipe.publish(channel, payload)
         pipe.xadd(stream_key(channel), {"data": payload}, maxlen=STREAM_MAXLEN, approximate=True)
         receivers, stream_id = pipe.execute()
-        return int(receivers), str(stream_id)
+        return int(receivers), _entry_id(stream_id)
 
     def send_many(self, items: list[tuple[str, str]]) -> list[tuple[int, str]]:
         """``send`` for several (channel, payload) pairs in one MULTI/EXEC (one round trip).
@@ -236,4 +289,4 @@ class EventPublisher:
             pipe.publish(channel, payload)
             pipe.xadd(stream_key(channel), {"data": payload}, maxlen=STREAM_MAXLEN, approximate=True)
         replies = pipe.execute()
-        return [(int(replies[i]), str(replies[i + 1])) for i in range(0, len(replies), 2)]
+        return [(int(replies[i]), _entry_id(replies[i + 1])) for i in range(0, len(replies), 2)]

@@ -10,7 +10,10 @@ reference needs nothing beyond ``sql/``) and runs ``cli.main(factory=..., deploy
 
 Factories a variant overrides: ``make_publisher`` and ``make_etf_manager`` (ETF universes),
 ``make_scenario_loader`` (the historical loader's scenario mode), ``make_pattern_detector`` and
-``make_tick_processor`` (their modules are imported when first used).
+``make_tick_processor`` (their modules are imported when first used), and for the cache sync
+``make_cache_synchronizer(universe_prefix, symbol_prefix)`` (a ``cache_sync.CacheSynchronizer``,
+publishing as ``tickstock_pl.cache_synchronizer``), ``make_eod_job()`` (``tickstock_pl.eod_job``)
+and ``make_ipo_monitor()`` (``tickstock_pl.ipo_monitor``).
 
 Configuration comes from the environment (``TICKSTOCK_PL_*``), so the password never appears on
 a command line.
@@ -107,6 +110,25 @@ class Producer:
 
         return TickProcessor(self.tick_redis(), EventPublisher(self.redis, "tickstock_pl.tick_processor"),
                              threshold_step)
+
+    synchronizer_class = None  # a variant's CacheSynchronizer subclass (default: the reference)
+
+    def make_cache_synchronizer(self, universe_prefix: str = "", symbol_prefix: str = ""):
+        from .cache_sync import SERVICE, CacheSynchronizer
+
+        cls = self.synchronizer_class or CacheSynchronizer
+        return cls(self.connect, self.redis, EventPublisher(self.redis, SERVICE), universe_prefix,
+                   symbol_prefix)
+
+    def make_eod_job(self):
+        from .automation import EOD_SERVICE, EodJob
+
+        return EodJob(self.connect, EventPublisher(self.redis, EOD_SERVICE))
+
+    def make_ipo_monitor(self):
+        from .automation import IPO_SERVICE, IpoMonitor
+
+        return IpoMonitor(self.connect, EventPublisher(self.redis, IPO_SERVICE))
 
     def tick_redis(self) -> redis.Redis:
         """A Redis client of its own for reading the tick stream: XREAD BLOCK waits on the socket,

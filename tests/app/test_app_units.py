@@ -72,7 +72,63 @@ def test_dead_letter_fields_are_bounded():
 
 def test_channels_come_from_the_contract():
     assert contract_channels()["universe_updated"] == "tickstock.universe.updated"
-    assert len(contract_channels()) == 8
+    assert contract_channels()["eod_completion"] == "tickstock.eod.completion"
+    assert contract_channels()["automation_events"] == "tickstock.automation.events"
+    assert len(contract_channels()) == 10
+
+
+# The cache synchronization's events (contract/schemas), one valid example each, with its channel.
+RUN = {"run_id": 7, "trading_date": "2026-10-30"}
+CACHE_SYNC_EVENTS = [
+    ("tickstock.eod.completion", envelope("eod_complete", {"trading_date": "2026-10-30",
+                                                           "symbols_processed": 4900})),
+    ("tickstock.automation.events", envelope("ipo_listed", {
+        "symbol": "TEST_M00111", "name": "Energy Company 111", "list_date": "2026-10-20",
+        "market_cap": 512000000, "sector": "Energy", "industry": None})),
+    ("tickstock.cache.sync_complete", envelope("daily_sync_complete", {
+        **RUN, "scope": "", "status": "failed", "total_changes": 3,
+        "task_summary": {"market_cap_recalculation": {"status": "completed", "changes": 3},
+                         "ipo_universe_assignment": {"status": "completed", "changes": 0},
+                         "delisted_cleanup": {"status": "failed", "changes": 0, "error": "refusing"},
+                         "theme_rebalancing": {"status": "completed", "changes": 0},
+                         "etf_universe_maintenance": {"status": "completed", "changes": 0}},
+        "changes_by_type": {"added": 3}, "universes_changed": 1,
+        "started_at": "2026-10-30T21:00:00.000001+00:00", "finished_at": "2026-10-30T21:00:01+00:00",
+        "duration_s": 1.0, "signal_id": "b" * 32})),
+    ("tickstock.universe.updated", envelope("universe_synchronized", {
+        **RUN, "universe": "large_cap", "universe_category": "STOCK", "change_count": 3,
+        "actions": {"added": 3, "removed": 0, "created": 0, "correlation_updated": 0}, "symbol_count": 40})),
+    ("tickstock.cache.ipo_assignment", envelope("ipo_assignment", {
+        **RUN, "symbol": "TEST_M00111", "universe": "ipo_small_cap_energy", "tier": "small_cap",
+        "sector": "Energy", "announcement_id": "c" * 32})),
+    ("tickstock.cache.delisting_cleanup", envelope("delisting_cleanup", {
+        **RUN, "symbol": "TEST_M00007", "reason": "inactive", "universes": ["large_cap", "top_500"]})),
+    ("tickstock.etf.correlation_update", envelope("etf_correlation_update", {
+        **RUN, "theme": "bonds", "cache_key": "etf_bonds", "window_days": 30, "symbols": ["AGG", "BND"],
+        "pairs": [["AGG", "BND", 0.9871]], "average_correlation": 0.9871})),
+]
+
+
+@pytest.mark.parametrize("channel, message", CACHE_SYNC_EVENTS,
+                         ids=[m["event_type"] for _, m in CACHE_SYNC_EVENTS])
+def test_cache_sync_events_are_valid_notifications_not_dead_letters(channel, message):
+    checked, reason = check_message(json.dumps(message).encode())
+    assert reason is None and checked == message
+    assert channel in contract_channels().values()
+    assert themes_to_refresh(message) == []  # no ETF universe to re-read
+
+    async def scenario():
+        db = FakeDatabase()
+        consumer = RecordingConsumer(db)
+        for durable in (False, True):  # live, then the same message from the stream
+            assert await consumer.receive(channel, json.dumps(message).encode(), durable=durable)
+        assert consumer.dead == [] and consumer.consumed == 1 and db.calls == []
+        bad = {**message, "data": {**message["data"], "unexpected": 1}}  # additionalProperties: false
+        assert await consumer.receive(channel, json.dumps(bad).encode(), durable=False)
+        assert len(consumer.dead) == 1 and f"schema {message['event_type']}" in consumer.dead[0][1]
+        await consumer.client.aclose()
+
+    asyncio.run(scenario())
 
 
 def test_themes_to_refresh():

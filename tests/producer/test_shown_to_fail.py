@@ -9,7 +9,8 @@ Scenarios are named by their stable ``@scenario:<key>`` tag, or by a checklist I
 scenario of that item is meant; titles may change freely. A variant's run holds only the slice it
 breaks (a tag expression over every feature): the ETF and Redis variants run everything but the
 Test Scenario Integration slice (``@scenarios``: SCN-*, DB-3, SVC-3, PERF-3) and the service
-boundaries (``@service_boundaries``: SVC-1, SVC-2), whose own variants run only their slice. A
+boundaries (``@service_boundaries``: SVC-1, SVC-2) and the cache synchronization feature
+(``@cache_sync``), whose own variants run only their slice. A
 TickStockApp variant runs as ``-D tickstock_app=<module>``, a producer variant as ``-D producer=``.
 """
 
@@ -33,10 +34,12 @@ from tickstock_acceptance.reporting.signoff import build_signoff
 
 FEATURES = ALL_FEATURES
 # what the ETF and Redis variants break
-ETF_AND_REDIS = "not @scenarios and not @service_boundaries and not @resilience_validation"
+ETF_AND_REDIS = ("not @scenarios and not @service_boundaries and not @resilience_validation "
+                 "and not @cache_sync")
 SERVICE_SLICE = "@service_boundaries"        # TickStockApp's role, its analysis, its coupling
 RESILIENCE_SLICE = "@resilience_validation"  # recovery from server faults, stress, error isolation
 SCENARIO_SLICE = "@scenarios"                # the scenario slice, real-time processing included
+SYNC_SLICE = "@cache_sync"                   # cache synchronization: SYNC-*, DB-4, RED-3, SVC-4, PERF-4
 GENERATOR_SLICE = "@scenarios and not @realtime"  # what the generator and loader variants break
 # Variants whose defect (a summary function, the liquidity filter, a message's shape) shows without
 # volume run without the load scenarios, which take most of a run's time.
@@ -108,13 +111,26 @@ RESILIENCE_VARIANTS = {
     # Keeps 64 KiB per received message.
     "tests.broken.app_leaks_memory": ({"res-memory-under-stress"}, "@checklist:RES-3"),
 }
+# The cache synchronizer's variants (their runs hold the cache synchronization feature).
+SYNC_VARIANTS = {
+    # Syncs a day of its own as soon as it starts, without a signal.
+    "tests.broken.sync_without_signal": {"sync-waits-for-eod-signal"},
+    # Says "completed" for the tasks that refused an empty symbols table (the universes stay as they were).
+    "tests.broken.sync_reports_completed": {"sync-empty-symbols-fails-loudly"},
+    # Trusts an empty symbols table: the recalculation and the cleanup wipe the universes.
+    "tests.broken.sync_wipes_when_empty": {"sync-empty-symbols-fails-loudly"},
+    # Holds an exclusive lock on symbols and cache_entries for 1 s in every sync: writes and reads wait.
+    "tests.broken.sync_holds_exclusive_lock": {"SYNC-2", "DB-4"},
+    # Assigns the new listing but never publishes ipo_assignment.
+    "tests.broken.sync_skips_ipo_assignment": {"SYNC-3"},
+}
 # TickStockApp variants run as -D tickstock_app=<module> (the rest as -D producer=<module>).
 APP_VARIANTS = {"tests.broken.app_triggers_analysis", "tests.broken.app_crashes_on_malformed",
                 "tests.broken.app_leaks_memory"}
 # tests/broken/app_fails_under_concurrency.py (a pool of 8 answering 503 beyond it) is kept but not
 # run here: whether 8 HTTP queries overlap depends on scheduling, and it stayed green in one CI
 # rehearsal. RES-2 is shown failing by producer_needs_memory (the constrained profile).
-BROKEN_VARIANTS |= SCENARIO_VARIANTS | SERVICE_VARIANTS
+BROKEN_VARIANTS |= SCENARIO_VARIANTS | SERVICE_VARIANTS | SYNC_VARIANTS
 BROKEN_VARIANTS |= {variant: keys for variant, (keys, _) in RESILIENCE_VARIANTS.items()}
 # The slice a variant's run holds: the stalling processor's run holds the whole scenario slice (its
 # loader takes a lock), the generator variants' runs leave the real-time measurement out.
@@ -127,6 +143,7 @@ SLICE = dict.fromkeys(SCENARIO_VARIANTS, GENERATOR_SLICE) | {
     "tests.broken.no_stream": DELIVERY_ONLY,
     "tests.broken.skips_sequence_numbers": SEQUENCES_ONLY,
 } | dict.fromkeys(SERVICE_VARIANTS, SERVICE_SLICE) | {v: tags for v, (_, tags) in RESILIENCE_VARIANTS.items()}
+SLICE |= dict.fromkeys(SYNC_VARIANTS, SYNC_SLICE)
 
 # What the failure of a variant's telling scenario must say (its cause, in domain words).
 MESSAGES = {
@@ -149,6 +166,12 @@ MESSAGES = {
     "tests.broken.producer_swallows_db_error": ("res-error-isolation-database", "reported success (exit 0)"),
     "tests.broken.producer_needs_memory": ("res-constrained-success-rate", "Cannot allocate memory"),
     "tests.broken.app_leaks_memory": ("res-memory-under-stress", "MB"),
+    "tests.broken.sync_without_signal": ("sync-waits-for-eod-signal", "started without an end-of-day signal"),
+    "tests.broken.sync_reports_completed": ("sync-empty-symbols-fails-loudly",
+                                            "task delisted_cleanup says 'completed', expected 'failed'"),
+    "tests.broken.sync_wipes_when_empty": ("sync-empty-symbols-fails-loudly", "to 0 members"),
+    "tests.broken.sync_holds_exclusive_lock": ("sync-does-not-block-reads", "misses ui_query_time"),
+    "tests.broken.sync_skips_ipo_assignment": ("sync-ipo-assignment", "no ipo_assignment message names"),
 }
 # The database error of a broken expansion reaches every failing scenario and the sign-off's reasons.
 DATABASE_ERROR = 'column "symbols" of relation "cache_entries" does not exist'
@@ -171,7 +194,7 @@ def test_expectations_name_existing_scenarios(scenarios):
     and the two slices together are the whole suite."""
     for producer, expected in BROKEN_VARIANTS.items():
         assert resolve(expected, index(SLICE.get(producer, ETF_AND_REDIS)))
-    slices = (ETF_AND_REDIS, SCENARIO_SLICE, SERVICE_SLICE, RESILIENCE_SLICE)
+    slices = (ETF_AND_REDIS, SCENARIO_SLICE, SERVICE_SLICE, RESILIENCE_SLICE, SYNC_SLICE)
     assert set().union(*(index(tags) for tags in slices)) == set(scenarios)
     assert len(index(SCENARIO_SLICE)) >= 8, "the scenario slice is tagged @scenarios"
     assert resolve(NOTIFICATIONS | {"RED-2"}, scenarios) == {

@@ -10,14 +10,14 @@ from dataclasses import replace
 import pytest
 
 from tests.conftest import run_cli
-from tests.reports.conftest import FAKE_FACTS, write_green_run, write_result
+from tests.reports.conftest import FAKE_FACTS, NEEDS_WAIVER, write_green_run, write_result
 from tests.reports.test_signoff import html_row, md_cells, md_row
 from tickstock_acceptance.config import checklist
 from tickstock_acceptance.core.errors import SuiteError
 from tickstock_acceptance.reporting import decisions, history
 from tickstock_acceptance.reporting import signoff as so
 
-NOT_COVERED = [i.id for i in checklist.items() if i.not_yet_automated]  # the green run's non-passed items
+NOT_COVERED = NEEDS_WAIVER  # the green run's non-passed items (not run), in checklist order
 EVIL_NAME = "Ada <script>alert(1)</script> | Lovelace"
 EVIL_NOTE = "ok | <b>bold</b> `a|b`"
 EVIL_REASON = "later slice <i>x</i> | see #12"
@@ -51,6 +51,7 @@ def one_error_line(result) -> str:
 
 def test_green_run_has_only_not_covered_items_to_waive(green_run):
     assert len(NOT_COVERED) == 9  # the number the README's refusal example relies on
+    assert NOT_COVERED == [i.id for i in checklist.items() if i.id in NOT_COVERED]  # checklist order
     signoff = so.build_from_disk(green_run / "allure-results", [], [], FAKE_FACTS, green_run / "history")
     assert {i.id for i in signoff.items if i.status != "passed"} == set(NOT_COVERED)
 
@@ -63,7 +64,7 @@ def test_approval_is_refused_while_items_are_not_covered_and_accepted_with_waive
     line = one_error_line(refused)
     n = len(NOT_COVERED)
     assert f"approval of run 2026-01-01T00-00-00-00-00_abc1234 refused: {n} items need a waiver" in line
-    assert f"not covered ({n}): {', '.join(NOT_COVERED)}]" in line
+    assert f"not run ({n}): {', '.join(NOT_COVERED)}]" in line
     assert not log_lines(green_run)  # nothing recorded
 
     partly = run_cli("signoff", "record", "--by", "Ada", "--role", "QA lead", "--decision", "approve",
@@ -176,11 +177,11 @@ def test_verify_fails_without_a_decision_after_a_rejection_and_when_the_signoff_
     record(green_run, waive=waive_all()[1::2])
     page = green_run / "signoff.json"
     edited = json.loads(page.read_text())
-    last = next(i for i in edited["items"] if i["id"] == NOT_COVERED[-1])  # a waived, not covered item
+    last = next(i for i in edited["items"] if i["id"] == NOT_COVERED[-1])  # a waived item that did not run
     last["status"] = "passed"
     page.write_text(json.dumps(edited))
     verdict = so.verify_decision(**dirs(green_run))
-    changed = f"the sign-off items changed: {NOT_COVERED[-1]} not covered → passed"
+    changed = f"the sign-off items changed: {NOT_COVERED[-1]} not run → passed"
     assert not verdict.ok and changed in verdict.line
     record(green_run, by="Bob", role="release manager", decision="reject", note="not yet")
     verdict = so.verify_decision(**dirs(green_run))
@@ -260,9 +261,9 @@ def test_the_decision_block_escapes_names_notes_and_reasons_in_both_formats(gree
     assert rows["Name"] == ["Ada \\<script>alert(1)\\</script> \\| Lovelace"]
     assert rows["Role"] == ["QA \\| lead"] and rows["Decision"] == ["**approved**"]
     assert rows["Note"] == ["ok \\| \\<b>bold\\</b> `a\\|b`"]
-    assert rows["SYNC-1"] == ["not covered", "later slice \\<i>x\\</i> \\| see #12"]
+    assert rows["SYNC-1"] == ["not run", "later slice \\<i>x\\</i> \\| see #12"]
     cells = md_cells(md_row(md, "SYNC-1"))
-    assert cells[1] == "**not covered** · waived"
+    assert cells[1] == "**not run** · waived"
     assert cells[-1].endswith("waived: later slice \\<i>x\\</i> \\| see #12")
     assert md_cells(md_row(md, "ENV-1"))[1] == "**passed**"
     assert not re.search(r"(?<!\\)<(?!br>)", md.replace("\\\\", "")), "raw HTML in the Markdown"

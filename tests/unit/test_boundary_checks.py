@@ -57,7 +57,8 @@ def test_refusals_must_be_the_permission_error():
 
 
 def test_the_probe_writes_the_contracts_producer_tables():
-    assert role.producer_tables() == ["cache_entries", "ohlcv_daily", "symbols"]
+    assert role.producer_tables() == ["cache_entries", "cache_sync_changes", "cache_sync_runs", "ohlcv_daily",
+                                      "symbols"]
 
 
 def test_log_writes_are_attributed_to_their_session():
@@ -166,8 +167,9 @@ def test_tickstock_apps_sockets_go_only_to_the_servers_and_its_own_port():
 
 # -- the sentences' numbers and names ------------------------------------------------------------------
 def test_sentences_name_the_contracts_tables_function_and_sqlstate():
-    assert parse_producer_tables("symbols, cache_entries and ohlcv_daily") == ["symbols", "cache_entries",
-                                                                               "ohlcv_daily"]
+    named = "symbols, cache_entries, ohlcv_daily, cache_sync_runs and cache_sync_changes"
+    assert parse_producer_tables(named) == ["symbols", "cache_entries", "ohlcv_daily", "cache_sync_runs",
+                                            "cache_sync_changes"]
     assert parse_producer_function("update_etf_universe") == "update_etf_universe"
     assert parse_permission_sqlstate("42501") == "42501"
     for parse, text in ((parse_producer_tables, "symbols and cache_entries"),

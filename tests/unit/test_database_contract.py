@@ -124,12 +124,14 @@ def differences(cat: FakeCatalog) -> list[str]:
 # -- the file ------------------------------------------------------------------------------------
 
 def test_the_contract_states_what_the_spec_names():
-    assert D.REQUIRED_TABLES == ("symbols", "cache_entries", "ohlcv_daily")
+    assert D.REQUIRED_TABLES == ("symbols", "cache_entries", "ohlcv_daily", "cache_sync_runs",
+                                 "cache_sync_changes")
     assert D.REQUIRED_SCHEMA_COLUMNS == ("universe_category", "liquidity_filter", "universe_metadata",
                                          "last_universe_update")
     assert D.LEGACY_CACHE_COLUMNS == ("id", "type", "name", "key", "value", "environment", "created_at",
                                       "updated_at")
-    assert D.REQUIRED_INDEXES == ("idx_cache_entries_category", "idx_cache_entries_updated")
+    assert D.REQUIRED_INDEXES == ("idx_cache_entries_category", "idx_cache_entries_updated",
+                                  "idx_cache_sync_changes_run")
     assert DATABASE_CONTRACT.indexes["idx_cache_entries_updated"].keys == ("last_universe_update DESC",)
     assert [str(f.signature) for f in DATABASE_CONTRACT.functions.values()][:2] == [
         "get_etf_universe(text, boolean) → jsonb", "update_etf_universe(text, jsonb, jsonb) → jsonb"]

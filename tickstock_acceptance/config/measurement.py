@@ -220,3 +220,13 @@ RES_STRESS_SCENARIO = "crash_2020"   # one scenario (252 days); "all" takes ~20 
 RES_STRESS_PROCESS_MAX_S = 120.0      # --max-seconds of the background producers (a safety net)
 RES_STRESS_DEADLINE_S = 60.0          # the profile's scenario load and bursts have finished
 RES_STRESS_MIN_SAMPLE_SHARE = 0.4     # of the samples the interval asks for, at least this share
+
+# Cache synchronization (features/30_cache_synchronization.feature).
+SYNC_DEADLINE_S = 120.0               # a signalled sync has finished (the 30-minute window is the target)
+SYNC_NOTIFICATION_DEADLINE_S = 10.0   # a finished sync's notifications have all arrived
+SYNC_START_LIMIT_S = 1.0              # the "starts within 1 s of a signal" (not the spec's target)
+SYNC_QUIET_S = 3.0                    # a stated period without a signal in which nothing may happen
+SYNC_CORRELATION_TOLERANCE = 0.0002   # rounding to 4 decimals on both sides, and float summation order
+SYNC_READ_INTERVAL_S = 0.02           # each TickStockApp reader beside the sync is due every 20 ms (50/s)
+SYNC_WRITE_INTERVAL_S = 0.02          # each real-time writer beside the sync commits every 20 ms (50/s)
+SYNC_HOT_SYMBOLS = 100                # the symbols the real-time writers update (split between them)

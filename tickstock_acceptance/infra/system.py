@@ -221,6 +221,9 @@ class AcceptanceSystem:
             "symbols": r"DELETE FROM symbols WHERE symbol LIKE 'TEST\_%'",
             "cache_entries": r"DELETE FROM cache_entries WHERE key LIKE 'test\_%' OR name LIKE 'test\_%'",
         }
+        # The cache synchronizer's runs in the suite's scopes (test_ universe prefixes; sql/006); their
+        # change log goes with them (ON DELETE CASCADE).
+        statements["cache_sync_runs"] = r"DELETE FROM cache_sync_runs WHERE scope LIKE 'test\_%'"
         # Synthetic scenario data (its own schema, sql/005): only TEST_ symbols, only where the schema exists.
         statements.update({
             "synthetic.ohlcv_daily": r"DELETE FROM synthetic.ohlcv_daily WHERE symbol LIKE 'TEST\_%'",

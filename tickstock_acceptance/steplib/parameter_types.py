@@ -226,3 +226,42 @@ def parse_res_sample_interval(text: str) -> int:
 
 
 register_type(ResSampleIntervalMs=parse_res_sample_interval)
+
+
+# -- Cache Synchronization: numbers the sentences take from the contract and config/measurement.py -----
+def _measured(name: str, value: float, source: str):
+    """A number a sentence states that must equal ``value`` (``source`` says where it is defined)."""
+
+    @parse.with_pattern(r"\d+(?:\.\d+)?")
+    def convert(text: str) -> float:
+        if float(text) != float(value):
+            raise SpecMismatch(f"the feature says {text} ({name}), but {source} says {value:g}")
+        return float(value)
+
+    return convert
+
+
+def _market_size(text: str) -> int:
+    from tickstock_acceptance.contract.cache_sync import MARKET_SIZE
+
+    if int(text) != MARKET_SIZE:
+        raise SpecMismatch(f"the feature says a market of {text} symbols, but "
+                           f"contract/reference/cache_sync.json says {MARKET_SIZE}")
+    return MARKET_SIZE
+
+
+_market_size.pattern = r"\d+"
+
+
+def _register_sync_types() -> None:
+    from tickstock_acceptance.config import measurement as M
+
+    register_type(
+        MarketSize=_market_size,
+        SyncStartLimit=_measured("the sync's start after a signal, s", M.SYNC_START_LIMIT_S,
+                                 "config/measurement.py SYNC_START_LIMIT_S"),
+        QuietSeconds=_measured("the quiet period, s", M.SYNC_QUIET_S, "config/measurement.py SYNC_QUIET_S"),
+    )
+
+
+_register_sync_types()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from behave import fixture
 
 from tickstock_acceptance.checks.boundaries.watch import AppBoundaries
+from tickstock_acceptance.checks.cache_sync.flow import CacheSyncFlow
 from tickstock_acceptance.checks.database.coexistence import StockUniverseMaintenance
 from tickstock_acceptance.checks.database.legacy_compat import LegacyCompatibility
 from tickstock_acceptance.checks.environment.probe import EnvironmentProbe
@@ -76,6 +77,7 @@ class ScenarioState:
     _persistence: MessagePersistence | None = None
     _overflow: HighFrequencyUpdates | None = None
     _scenarios: ScenarioFlow | None = None                     # test scenarios (SCN, DB-3, SVC-3)
+    _sync: CacheSyncFlow | None = None                         # cache sync (SYNC, DB-4, RED-3, SVC-4, PERF-4)
     _realtime: RealtimeUnderLoad | None = None
     _boundaries: AppBoundaries | None = None                   # TickStockApp under watch (SVC-1, SVC-2)
     _advanced_delivery: AdvancedFeaturesDelivery | None = None
@@ -154,6 +156,13 @@ class ScenarioState:
             self._scenarios = ScenarioFlow(self.system)
             self.on_close(self._scenarios.close)
         return self._scenarios
+
+    @property
+    def sync(self) -> CacheSyncFlow:
+        if self._sync is None:
+            self._sync = CacheSyncFlow(self.system)
+            self.on_close(self._sync.close)
+        return self._sync
 
     @property
     def boundaries(self) -> AppBoundaries:

@@ -357,6 +357,16 @@ class ProcessWatch:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @classmethod
+    def of_process(cls, pid: int) -> ProcessWatch:
+        """A watch of any process the run started (its sockets and children; it serves no port)."""
+        watch = cls.__new__(cls)
+        watch.app = None
+        watch.seen = ProcessObservations(pid, -1)
+        watch._stop = threading.Event()
+        watch._thread = None
+        return watch
+
     def start(self) -> ProcessWatch:
         self.seen.children_before = self._children()
         self._sample()

@@ -3,6 +3,9 @@
 * ``concurrent_universe_queries`` — N TickStockApp clients querying ETF universes at once.
 * ``UiQuerySampler`` — a UI client issuing queries back to back in the background; each sample
   keeps its wall-clock start so samples can be split into "before" and "during" windows.
+* ``PacedQuerySampler`` — a client of any role issuing one query on a fixed schedule; a query's
+  latency runs from the moment it was due, not from when it was sent, so a stall that holds the
+  client back counts for every query it delayed (no coordinated omission).
 """
 
 from __future__ import annotations
@@ -167,3 +170,45 @@ class UiQuerySampler(Background):
     def errors(self) -> list[str]:
         with self.lock:
             return list(self.result.errors)
+
+
+class PacedQuerySampler(Background):
+    """A client of ``role`` due to run its query every ``interval_s`` until stopped.
+
+    Latency is measured from each query's due time (as HdrHistogram's corrected recording does): a
+    client blocked for 1.5 s would otherwise record one slow query and then fast ones, and a p95 would
+    hide the stall. The schedule waits on the stop event, so stopping is immediate.
+    """
+
+    def __init__(self, system: AcceptanceSystem, role: str, sql: str, args_for, interval_s: float) -> None:
+        super().__init__()
+        self.system, self.role, self.sql = system, role, sql
+        self.args_for, self.interval_s = args_for, interval_s
+
+    def _run(self) -> None:
+        try:
+            conn = self.system.connect(self.role)
+        except Exception as exc:  # noqa: BLE001 - a client that cannot connect is an error to report
+            with self.lock:
+                self.result.errors.append(f"connect: {first_line(exc)}")
+            return
+        try:
+            t0_wall, t0 = time.time(), time.perf_counter()
+            i = 0
+            while not self.stop_event.is_set():
+                due = t0 + i * self.interval_s
+                if self.stop_event.wait(max(0.0, due - time.perf_counter())):
+                    break
+                try:
+                    with conn.cursor() as cur:
+                        cur.execute(self.sql, self.args_for(i))
+                        cur.fetchall()
+                    sample = Sample(t0_wall + (due - t0), (time.perf_counter() - due) * 1000.0)
+                    with self.lock:
+                        self.result.samples.append(sample)
+                except psycopg2.Error as exc:
+                    with self.lock:
+                        self.result.errors.append(first_line(exc))
+                i += 1
+        finally:
+            conn.close()
