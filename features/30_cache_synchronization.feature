@@ -152,7 +152,7 @@ Feature: Cache synchronization
     And the automation consumer group receives that day's daily_sync_complete exactly once, valid against its schema and the same message as on tickstock.cache.sync_complete
     And nothing is left pending for the automation consumer group
 
-  @service_boundary
+  @service_boundaries
   @checklist:SVC-4 @scenario:sync-loosely-coupled
   Scenario: The synchronizer reaches TickStockApp only through Redis
     Given the cache synchronizer is running

@@ -2,9 +2,11 @@
 
 The 'external' servers are throwaway ones this test owns; the suite is told they are external,
 so it connects as TickStockApp (app_readwrite), TickStockPL (tickstock_producer) and an admin,
-migrates nothing, and afterwards leaves no TEST_ row and no test_ cache entry behind. The load
-scenarios are left out (``not @load``): what external mode changes is who connects and what is
-cleaned up, not how much traffic the servers take, and the full embedded runs carry the volume.
+migrates nothing, and afterwards leaves no TEST_ row, no test_ cache entry and no sync run of a
+test_ scope behind. The load scenarios are left out (``not @load``): what external mode changes is
+who connects and what is cleaned up, not how much traffic the servers take, and the full embedded
+runs carry the volume; of the Cache Synchronization feature SYNC-4's scenarios run (they leave the
+test market, the synchronizer's universes, runs and change log to clean up).
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ def test_external_run_with_consumer_producer_and_admin_roles(embedded_postgres, 
            "TEST_DB_PRODUCER_PASSWORD": passwords["tickstock_producer"],
            "TEST_DB_ADMIN_USER": "postgres", "TEST_DB_ADMIN_PASSWORD": pg.superuser_password,
            "TEST_REDIS_HOST": embedded_redis.host, "TEST_REDIS_PORT": str(embedded_redis.port)}
-    result = run_cli("run", "--no-report", "--tags", "not @load", env=env, reports_dir=tmp_path)
+    tags = "not @load and (not @cache_sync or @checklist:SYNC-4)"
+    result = run_cli("run", "--no-report", "--tags", tags, env=env, reports_dir=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     output = result.stdout + result.stderr
     for secret in (*passwords.values(), pg.superuser_password):
@@ -48,6 +51,7 @@ def test_external_run_with_consumer_producer_and_admin_roles(embedded_postgres, 
     assert statuses["ENV-1"] == "passed" and statuses["ETF-3"] == "passed"
     assert statuses["DB-1"] == "not run"  # needs a database the run owns
     assert statuses["SCN-1"] == "passed" and statuses["DB-3"] == "passed"  # the synthetic schema, externally
+    assert statuses["SYNC-4"] == "passed"  # the synchronizer as a process of the run, externally
 
     with session(pg.admin_endpoint("ext_happy_test")) as conn, conn.cursor() as cur:
         cur.execute(r"SELECT count(*) FROM symbols WHERE symbol LIKE 'TEST\_%'")
@@ -56,6 +60,8 @@ def test_external_run_with_consumer_producer_and_admin_roles(embedded_postgres, 
         assert cur.fetchone()[0] == 0
         cur.execute("SELECT count(*) FROM synthetic.symbols")
         assert cur.fetchone()[0] == 0, "synthetic scenario rows left behind"
+        cur.execute(r"SELECT count(*) FROM cache_sync_runs WHERE scope LIKE 'test\_%'")
+        assert cur.fetchone()[0] == 0, "the synchronizer's runs in the suite's scope left behind"
         cur.execute("SELECT version FROM schema_version ORDER BY version")
         applied = [r[0] for r in cur.fetchall()]  # validated, not migrated again: as create_database left it
         assert applied == list(range(1, len(list((ROOT / "sql").glob("[0-9][0-9][0-9]_*.sql"))) + 1))

@@ -36,7 +36,7 @@ FEATURES = ALL_FEATURES
 # what the ETF and Redis variants break
 ETF_AND_REDIS = ("not @scenarios and not @service_boundaries and not @resilience_validation "
                  "and not @cache_sync")
-SERVICE_SLICE = "@service_boundaries"        # TickStockApp's role, its analysis, its coupling
+SERVICE_SLICE = "@service_boundaries and not @cache_sync"  # TickStockApp's role, its analysis, its coupling
 RESILIENCE_SLICE = "@resilience_validation"  # recovery from server faults, stress, error isolation
 SCENARIO_SLICE = "@scenarios"                # the scenario slice, real-time processing included
 SYNC_SLICE = "@cache_sync"                   # cache synchronization: SYNC-*, DB-4, RED-3, SVC-4, PERF-4

@@ -7,7 +7,8 @@ line and exit 2. By default on embedded throwaway PostgreSQL and Redis: expansio
 figure is the expansion time it reports, so interpreter start-up is not counted),
 the four functions' latencies, notification delivery p50/p99 next to raw redis-py pub-sub p99
 measured in the same run (same subscriber code, same machine), scenario generation and loading,
-real-time processing, TickStockApp's HTTP query latency under concurrent clients, recovery times
+real-time processing, the cache sync of the 5,000-symbol market alone and beside readers and writers
+(with the readers' p95), TickStockApp's HTTP query latency under concurrent clients, recovery times
 after PostgreSQL's immediate stop and Redis's kill -9 (RES-1's machinery, repeated), and the
 project's aims next to them.
 """
@@ -27,10 +28,13 @@ from types import SimpleNamespace
 
 import redis
 
+from tickstock_acceptance.checks.cache_sync.flow import CacheSyncFlow
 from tickstock_acceptance.checks.perf.realtime import RealtimeUnderLoad, TapeOracle
 from tickstock_acceptance.checks.resilience.recovery import DatabaseRecovery, RedisRecovery
 from tickstock_acceptance.config import measurement as M
+from tickstock_acceptance.config import targets as T
 from tickstock_acceptance.config.settings import Settings, load_settings
+from tickstock_acceptance.contract.cache_sync import MARKET_SIZE
 from tickstock_acceptance.contract.messaging import STREAM_DB, TICK_STREAM, UNIVERSE_CHANNEL
 from tickstock_acceptance.contract.reference import reference_themes, should_succeed
 from tickstock_acceptance.core.errors import SuiteError
@@ -157,6 +161,7 @@ def _bench(settings: Settings) -> int:
                                  d99 / r99 if r99 else float("inf")))
         _bench_scenarios(producer)
         _bench_realtime(system, producer)
+        _bench_sync(system)
         app = tickstock_app_for(system)
         try:
             _wait_app_healthy(app)
@@ -188,6 +193,36 @@ def _bench_scenarios(producer) -> None:
     wall = statistics.median(r.wall_s for r in runs)
     print("aim: every scenario generated and loaded in <= {:g} s: {} (median {:.2f} s)".format(
         M.BENCH_SCENARIO_ALL_AIM_S, "met" if wall <= M.BENCH_SCENARIO_ALL_AIM_S else "MISSED", wall))
+
+
+def _bench_sync(system: AcceptanceSystem) -> None:
+    """The cache sync of the 5,000-symbol market (SYNC-5/PERF-4's work): duration alone and beside
+    TickStockApp readers and real-time writers, the readers' p95 during the loaded syncs, each after
+    1,000 market caps moved; against the aims."""
+    flow = CacheSyncFlow(system)
+    alone, loaded, reads = [], [], []
+    try:
+        flow.ensure_market()
+        flow.start_service()
+        for _ in range(M.BENCH_SYNC_RUNS):
+            flow.move_market(M.BENCH_SYNC_MOVES)
+            flow.new_trading_day()
+            flow.signal()
+            alone.append(flow.wait_for_sync().duration_s * 1000)
+            flow.move_market(M.BENCH_SYNC_MOVES)
+            loaded.append(flow.sync_new_day_beside(readers=4, writers=2).duration_s * 1000)
+            reads += flow.during_sync("readers")
+    finally:
+        flow.close()
+    print(f"cache sync of the {MARKET_SIZE}-symbol market after {M.BENCH_SYNC_MOVES} market caps moved "
+          f"({M.BENCH_SYNC_RUNS} runs, ms):")
+    print(f"  {'alone':<32} {_dist(alone)}")
+    print(f"  {'beside 4 readers + 2 writers':<32} {_dist(loaded)}")
+    print(f"  {'read latency during those syncs':<32} {_dist(reads)}")
+    worst, p95 = max(alone + loaded) / 1000, Distribution.of(reads).p95
+    print("aims: sync <= {:g} s: {} (slowest {:.2f} s); read p95 during the sync <= {:g} ms: {}".format(
+        M.BENCH_SYNC_AIM_S, "met" if worst <= M.BENCH_SYNC_AIM_S else "MISSED", worst,
+        T.UI_QUERY.limit, "met" if p95 <= T.UI_QUERY.limit else "MISSED"))
 
 
 def _bench_realtime(system: AcceptanceSystem, producer) -> None:

@@ -230,3 +230,6 @@ SYNC_CORRELATION_TOLERANCE = 0.0002   # rounding to 4 decimals on both sides, an
 SYNC_READ_INTERVAL_S = 0.02           # each TickStockApp reader beside the sync is due every 20 ms (50/s)
 SYNC_WRITE_INTERVAL_S = 0.02          # each real-time writer beside the sync commits every 20 ms (50/s)
 SYNC_HOT_SYMBOLS = 100                # the symbols the real-time writers update (split between them)
+BENCH_SYNC_RUNS = 3                   # make bench: syncs alone and beside readers/writers, each
+BENCH_SYNC_MOVES = 1000               # market caps moved before each benchmarked sync
+BENCH_SYNC_AIM_S = 30.0               # the aim for a 5,000-symbol sync on this machine

@@ -33,7 +33,13 @@ from tickstock_acceptance.sut import cache_sync as sut
 from tickstock_acceptance.sut.producer import ProducerRun, producer_for
 from tickstock_acceptance.sut.resilience_load import entry_ms
 from tickstock_acceptance.sut.subscriber import AppSubscriber, Received
-from tickstock_acceptance.sut.tickstock_app import ProcessObservations, ProcessWatch, tickstock_app_for
+from tickstock_acceptance.sut.tickstock_app import (
+    ProcessObservations,
+    ProcessWatch,
+    stop_tickstock_app,
+    tickstock_app_for,
+    tickstock_app_started,
+)
 
 FIRST_TRADING_DAY = MARKET_AS_OF + timedelta(days=3)  # the Monday after the market's as-of Friday
 
@@ -67,6 +73,7 @@ class CacheSyncFlow:
         self.app_before: dict | None = None
         self.deadlocks_before = 0
         self.quiet_mark = (0, 0, 0)
+        self._app_started_here = False
         # what earlier steps of the scenario found, for the later steps that judge it
         self.found_problems: list[str] = []
         self.found_changes_before = 0
@@ -76,7 +83,8 @@ class CacheSyncFlow:
         self.found_loaded: sut.SyncRunRow | None = None
 
     def close(self) -> None:
-        for closer in (self._stop_neighbours, self._stop_watch, self.stop_service):
+        closers = (self._stop_neighbours, self._stop_watch, self.stop_service, self._stop_app_started_here)
+        for closer in closers:
             closer()
         for thing in (self.observer, self.automation):
             if thing is not None:
@@ -340,7 +348,16 @@ class CacheSyncFlow:
         return self.seen
 
     def app_health(self) -> dict:
+        """TickStockApp's health document (the run's TickStockApp; started for this scenario if it was
+        not running, and then stopped with the scenario, so later features find the run as before)."""
+        if not tickstock_app_started(self.system):
+            self._app_started_here = True
         return tickstock_app_for(self.system).health()
+
+    def _stop_app_started_here(self) -> None:
+        if self._app_started_here:
+            stop_tickstock_app(self.system)
+        self._app_started_here = False
 
     def app_consumption_problems(self, published: int) -> list[str]:
         """TickStockApp's own count of consumed notifications grew by at least what the sync published
