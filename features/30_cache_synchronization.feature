@@ -162,4 +162,4 @@ Feature: Cache synchronization
     When the end-of-day job signals that a new trading day is complete
     Then the synchronizer syncs that trading day
     And during the sync the synchronizer's sockets went only to PostgreSQL and Redis, and it started no process
-    And TickStockApp consumed the sync's notifications from Redis
+    And TickStockApp received every notification of the sync through Redis

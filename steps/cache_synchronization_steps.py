@@ -489,9 +489,7 @@ def step_automation_pending(context):
 # -- SVC-4 -------------------------------------------------------------------------------------------------
 @given("the synchronizer's process is watched")
 def step_watch(context):
-    flow = context.state.sync
-    flow.app_before = flow.app_health()
-    flow.watch_service()
+    context.state.sync.watch_service()
 
 
 @then(
@@ -508,9 +506,10 @@ def step_sockets(context):
     no_problems(problems, "the synchronizer's connections")
 
 
-@then("TickStockApp consumed the sync's notifications from Redis")
-def step_app_consumed(context):
+@then("TickStockApp received every notification of the sync through Redis")
+def step_app_received(context):
     flow = context.state.sync
     run = flow.runs[flow.day]
-    messages = flow.wait_for_messages(run)
-    no_problems(flow.app_consumption_problems(len(messages)), "TickStockApp")
+    flow.wait_for_messages(run)
+    no_problems(rules.synchronized_problems(flow.received(), run.run_id, flow.db.changes(run.run_id),
+                                            flow.db.universes()), "the sync's notifications to TickStockApp")

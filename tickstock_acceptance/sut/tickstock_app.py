@@ -260,19 +260,6 @@ def tickstock_app_for(system: AcceptanceSystem) -> TickStockAppController:
     return ctl.start()
 
 
-def tickstock_app_started(system: AcceptanceSystem) -> bool:
-    """Whether the run's TickStockApp has been started (by an earlier scenario)."""
-    return getattr(system, "_tickstock_app_controller", None) is not None
-
-
-def stop_tickstock_app(system: AcceptanceSystem) -> None:
-    """Stop the run's TickStockApp (a scenario that started it only for itself); the next use starts it."""
-    ctl = getattr(system, "_tickstock_app_controller", None)
-    if ctl is not None:
-        ctl.close()
-        system._tickstock_app_controller = None
-
-
 @fixture
 def tickstock_app_of_run(context, system: AcceptanceSystem):
     """Stop the run's TickStockApp, if a scenario started one, when the run ends (before its servers)."""

@@ -33,13 +33,7 @@ from tickstock_acceptance.sut import cache_sync as sut
 from tickstock_acceptance.sut.producer import ProducerRun, producer_for
 from tickstock_acceptance.sut.resilience_load import entry_ms
 from tickstock_acceptance.sut.subscriber import AppSubscriber, Received
-from tickstock_acceptance.sut.tickstock_app import (
-    ProcessObservations,
-    ProcessWatch,
-    stop_tickstock_app,
-    tickstock_app_for,
-    tickstock_app_started,
-)
+from tickstock_acceptance.sut.tickstock_app import ProcessObservations, ProcessWatch
 
 FIRST_TRADING_DAY = MARKET_AS_OF + timedelta(days=3)  # the Monday after the market's as-of Friday
 
@@ -70,10 +64,8 @@ class CacheSyncFlow:
         self.universes_before: dict[str, sut.StoredUniverse] = {}
         self.listing: SymbolRow | None = None
         self.announcement_id: str | None = None
-        self.app_before: dict | None = None
         self.deadlocks_before = 0
         self.quiet_mark = (0, 0, 0)
-        self._app_started_here = False
         # what earlier steps of the scenario found, for the later steps that judge it
         self.found_problems: list[str] = []
         self.found_changes_before = 0
@@ -83,8 +75,7 @@ class CacheSyncFlow:
         self.found_loaded: sut.SyncRunRow | None = None
 
     def close(self) -> None:
-        closers = (self._stop_neighbours, self._stop_watch, self.stop_service, self._stop_app_started_here)
-        for closer in closers:
+        for closer in (self._stop_neighbours, self._stop_watch, self.stop_service):
             closer()
         for thing in (self.observer, self.automation):
             if thing is not None:
@@ -346,34 +337,6 @@ class CacheSyncFlow:
     def stop_watch(self) -> ProcessObservations:
         self._stop_watch()
         return self.seen
-
-    def app_health(self) -> dict:
-        """TickStockApp's health document (the run's TickStockApp; started for this scenario if it was
-        not running, and then stopped with the scenario, so later features find the run as before)."""
-        if not tickstock_app_started(self.system):
-            self._app_started_here = True
-        return tickstock_app_for(self.system).health()
-
-    def _stop_app_started_here(self) -> None:
-        if self._app_started_here:
-            stop_tickstock_app(self.system)
-        self._app_started_here = False
-
-    def app_consumption_problems(self, published: int) -> list[str]:
-        """TickStockApp's own count of consumed notifications grew by at least what the sync published
-        (its pub-sub listener is its only way to learn of them), with no new dead letter."""
-        before, after = self.app_before or {}, self.app_health()
-        grew = int(after.get("consumed", 0)) - int(before.get("consumed", 0))
-        problems = []
-        if grew < published:
-            problems.append(
-                f"TickStockApp consumed {grew} notifications during the sync, the synchronizer "
-                f"published {published}"
-            )
-        dead = int(after.get("dead_letters", 0)) - int(before.get("dead_letters", 0))
-        if dead:
-            problems.append(f"TickStockApp dead-lettered {dead} notifications")
-        return problems
 
     def servers(self) -> dict[int, str]:
         return {self.system.endpoint("producer").port: "PostgreSQL", self.system.redis_endpoint.port: "Redis"}
