@@ -53,12 +53,49 @@ Feature: Resilience validation
     Then TickStockApp, still the same process, shows the database and Redis up and answers a universe query
     And a new expansion by the producer succeeds and TickStockApp's view follows it
 
+  # Connection faults between TickStockApp and Redis, through a TCP proxy the suite owns (the
+  # servers themselves are not touched): a reset closes every connection with a TCP reset; a
+  # blackhole answers nothing and closes nothing; a slow link delays every packet by 200 ms each way.
+  @resilience @redis @link_fault @use.with_mode=embedded
+  @checklist:RES-1 @scenario:res-redis-link-reset
+  Scenario: TickStockApp notices a reset link to Redis, reconnects within 5 s and loses nothing the stream keeps
+    Given TickStockApp connected to Redis through the suite's fault proxy
+    And the producer publishing universe updates round after round as a service
+    When the proxy resets every connection between TickStockApp and Redis
+    Then TickStockApp reports its Redis connection lost within the connection recovery target of 5 s
+    When the proxy heals the link
+    Then TickStockApp listens and its consumer group reads again within the Redis recovery target of 5 s
+    And TickStockApp's consumer group read and acknowledged the universe stream to its end, and the delivery checker finds every entry the producer acknowledged once, in order
+
+  @resilience @redis @link_fault @use.with_mode=embedded
+  @checklist:RES-1 @scenario:res-redis-link-blackhole
+  Scenario: TickStockApp notices a silent link to Redis by itself, reconnects within 5 s and loses nothing the stream keeps
+    Given TickStockApp connected to Redis through the suite's fault proxy
+    And the producer publishing universe updates round after round as a service
+    When the proxy blackholes the link between TickStockApp and Redis: no answer and no close
+    Then TickStockApp reports its Redis connection lost within the connection recovery target of 5 s
+    When the proxy heals the link
+    Then TickStockApp listens and its consumer group reads again within the Redis recovery target of 5 s
+    And TickStockApp's consumer group read and acknowledged the universe stream to its end, and the delivery checker finds every entry the producer acknowledged once, in order
+
+  @resilience @redis @link_fault @use.with_mode=embedded
+  @checklist:RES-1 @scenario:res-redis-link-slow
+  Scenario: A slow link to Redis is not a lost connection, and TickStockApp loses nothing over it
+    Given TickStockApp connected to Redis through the suite's fault proxy
+    And the producer publishing universe updates round after round as a service
+    When the proxy delays every packet between TickStockApp and Redis by 200 ms for 3 seconds
+    Then TickStockApp reported no lost connection while the link was slow
+    When the proxy heals the link
+    Then TickStockApp's consumer group read and acknowledged the universe stream to its end, and the delivery checker finds every entry the producer acknowledged once, in order
+
   @resilience @redis @redis_flow @use.with_mode=embedded
   @checklist:RES-4 @scenario:res-error-isolation-messages
   Scenario: Malformed and failing notifications land in TickStockApp's dead letters with a reason and do not take it down
     Given TickStockApp running as the run's service with the database and Redis up
+    And valid universe updates flowing from the producer round after round
     When the suite injects malformed JSON, missing required fields, wrong types, an oversized payload and an unknown event type on the universe channel and on its stream
     Then TickStockApp recorded each injected notification in its dead-letter stream with a reason
+    And no valid notification sent around them was lost: TickStockApp's group acknowledged the stream to its end, none is a dead letter, and the delivery checker finds every entry the producer acknowledged once, in order
     And a new expansion by the producer succeeds and TickStockApp's view follows it
     And TickStockApp, still the same process, shows the database and Redis up and answers a universe query
 

@@ -220,6 +220,21 @@ def step_res_inject(context):
                     note=", ".join(resilience_isolation.BAD_KINDS) + " (each live and on the stream)")
 
 
+@given("valid universe updates flowing from the producer round after round")
+def step_res_valid_traffic(context):
+    context.state.isolation.start_valid_traffic(context.state.flow.producer)
+
+
+@then("no valid notification sent around them was lost: TickStockApp's group acknowledged the stream to "
+      "its end, none is a dead letter, and the delivery checker finds every entry the producer acknowledged "
+      "once, in order")
+def step_res_valid_kept(context):
+    problems, report = context.state.isolation.valid_traffic()
+    evidence.record("valid producer notifications around the bad ones", report.delivered, "messages",
+                    note=report.summary())
+    no_problems(problems + report.problems(), "the valid notifications around the bad input")
+
+
 @then("TickStockApp recorded each injected notification in its dead-letter stream with a reason")
 def step_res_dead_letters(context):
     isolation = context.state.isolation
@@ -383,3 +398,74 @@ def step_res_redis_and_curves(context):
     allure.attach(stress.chart(), name="resident memory curves (SVG)",
                   attachment_type=allure.attachment_type.SVG)
     no_problems([] if f.growths else ["no resident memory curve was sampled"], "the memory evidence")
+
+
+# -- RES-1: connection faults through the suite's fault proxy ----------------------------------------
+@given("TickStockApp connected to Redis through the suite's fault proxy")
+def step_link_app(context):
+    context.state.link_faults.start_app()
+
+
+@given("the producer publishing universe updates round after round as a service")
+def step_link_producer(context):
+    context.state.link_faults.start_producer(context.state.flow.producer)
+
+
+@when("the proxy resets every connection between TickStockApp and Redis")
+def step_link_reset(context):
+    context.state.link_faults.inject("reset")
+
+
+@when("the proxy blackholes the link between TickStockApp and Redis: no answer and no close")
+def step_link_blackhole(context):
+    context.state.link_faults.inject("blackhole")
+
+
+@when("the proxy delays every packet between TickStockApp and Redis by {ms:LinkLatency} ms for "
+      "{seconds:SlowSeconds} seconds")
+def step_link_slow(context, ms, seconds):
+    faults = context.state.link_faults
+    faults.inject("latency")
+    faults.found_lost = faults.watch_quietly(seconds)
+
+
+@then("TickStockApp reports its Redis connection lost within the {target:Target}")
+def step_link_lost(context, target):
+    faults = context.state.link_faults
+    seconds = faults.wait_until_lost()
+    _link_time(f"TickStockApp noticing the {faults.fault}", seconds, target, faults,
+               "TickStockApp did not report a lost connection")
+
+
+@then("TickStockApp reported no lost connection while the link was slow")
+def step_link_not_lost(context):
+    lost = context.state.link_faults.found_lost
+    no_problems([f"it logged: {line}" for line in lost[:2]], "TickStockApp over a slow link")
+
+
+@when("the proxy heals the link")
+def step_link_heal(context):
+    context.state.link_faults.found_back = context.state.link_faults.heal()
+
+
+@then("TickStockApp listens and its consumer group reads again within the {target:Target}")
+def step_link_back(context, target):
+    faults = context.state.link_faults
+    _link_time("TickStockApp reading again after the link healed", faults.found_back, target, faults,
+               "TickStockApp did not listen and read again")
+
+
+@then("TickStockApp's consumer group read and acknowledged the universe stream to its end, and the delivery "
+      "checker finds every entry the producer acknowledged once, in order")
+def step_link_nothing_lost(context):
+    problems, report = context.state.link_faults.finish()
+    evidence.record("producer entries on the stream during the scenario", report.delivered, "messages",
+                    note=report.summary())
+    no_problems(problems + report.problems(), "TickStockApp's consumption over the faulty link")
+
+
+def _link_time(what: str, seconds, target, faults, missing: str) -> None:
+    if seconds is not None:
+        evidence.record(what, seconds, target.unit, target, note=f"fault: {faults.fault}")
+    no_problems([f"{missing} within {target.describe()}: {faults.app.output_tail(2)}"] if seconds is None
+                else [f"{what} took {seconds:.2f} s"] if seconds > target.limit else [], what)

@@ -233,3 +233,9 @@ SYNC_HOT_SYMBOLS = 100                # the symbols the real-time writers update
 BENCH_SYNC_RUNS = 3                   # make bench: syncs alone and beside readers/writers, each
 BENCH_SYNC_MOVES = 1000               # market caps moved before each benchmarked sync
 BENCH_SYNC_AIM_S = 30.0               # the issue's aim for a 5,000-symbol sync on this machine
+
+# RES-1's connection faults through the suite's TCP fault proxy (checks/resilience/link_faults.py).
+LINK_LOST_DEADLINE_S = 15.0           # TickStockApp reports a dead link (judged against the 5 s target)
+LINK_BACK_DEADLINE_S = 10.0           # TickStockApp reads again / catches up (judged against 5 s)
+LINK_LATENCY_MS = 200.0               # the slow link: every chunk delayed this much, each way
+LINK_SLOW_S = 3.0                     # how long the link stays slow (a state observed, not awaited)

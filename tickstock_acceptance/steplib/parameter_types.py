@@ -261,6 +261,10 @@ def _register_sync_types() -> None:
         SyncStartLimit=_measured("the sync's start after a signal, s", M.SYNC_START_LIMIT_S,
                                  "config/measurement.py SYNC_START_LIMIT_S"),
         QuietSeconds=_measured("the quiet period, s", M.SYNC_QUIET_S, "config/measurement.py SYNC_QUIET_S"),
+        LinkLatency=_measured("the slow link's delay, ms", M.LINK_LATENCY_MS,
+                              "config/measurement.py LINK_LATENCY_MS"),
+        SlowSeconds=_measured("how long the link stays slow, s", M.LINK_SLOW_S,
+                              "config/measurement.py LINK_SLOW_S"),
     )
 
 

@@ -26,6 +26,7 @@ from tickstock_acceptance.checks.redis.overflow import HighFrequencyUpdates
 from tickstock_acceptance.checks.redis.persistence import MessagePersistence
 from tickstock_acceptance.checks.resilience.concurrency import ConstrainedOperations, MixedOperations
 from tickstock_acceptance.checks.resilience.isolation import ErrorIsolation
+from tickstock_acceptance.checks.resilience.link_faults import LinkFaults
 from tickstock_acceptance.checks.resilience.recovery import DatabaseRecovery, RedisRecovery
 from tickstock_acceptance.checks.resilience.stress import MemoryUnderStress
 from tickstock_acceptance.checks.scenarios.flow import ScenarioFlow
@@ -85,6 +86,7 @@ class ScenarioState:
     _redis_recovery: RedisRecovery | None = None                 # RES-1 (Redis)
     _isolation: ErrorIsolation | None = None                     # RES-4
     recovery: DatabaseRecovery | RedisRecovery | None = None     # RES-1: the half the scenario runs
+    _link_faults: LinkFaults | None = None                       # RES-1: faults on the link to Redis
     _mixed_operations: MixedOperations | None = None             # RES-2: simultaneous operations
     _constrained: ConstrainedOperations | None = None             # RES-2: success under constraints
     _memory_stress: MemoryUnderStress | None = None               # RES-3: memory and CPU under stress
@@ -170,6 +172,13 @@ class ScenarioState:
             self._boundaries = AppBoundaries(self.system)
             self.on_close(self._boundaries.close)
         return self._boundaries
+
+    @property
+    def link_faults(self) -> LinkFaults:
+        if self._link_faults is None:
+            self._link_faults = LinkFaults(self.system)
+            self.on_close(self._link_faults.close)
+        return self._link_faults
 
     @property
     def mixed_operations(self) -> MixedOperations:

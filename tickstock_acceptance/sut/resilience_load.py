@@ -322,3 +322,26 @@ def app_group_last_delivered(client: redis.Redis, key: str = stream_key(UNIVERSE
         if g.get("name") == APP_GROUP:
             return str(g.get("last-delivered-id") or "0-0")
     return "0-0"
+
+
+def app_group_position(client: redis.Redis, key: str = stream_key(UNIVERSE_CHANNEL),
+                       consumer: str | None = None) -> dict:
+    """Where TickStockApp's consumer group stands: entries pending (the group's, or one consumer's), the
+    last entry it was given, and the stream's last entry. Judged on positions, not on XINFO's ``lag``
+    (which stays above zero after a restart from the append-only file, and after XDEL, although the
+    group has read to the end)."""
+    groups = {g.get("name"): g for g in client.xinfo_groups(key)} if client.exists(key) else {}
+    group = groups.get(APP_GROUP) or {}
+    pending = int(group.get("pending") or 0)
+    if group and consumer is not None:
+        consumers = {c.get("name"): c for c in client.xinfo_consumers(key, APP_GROUP)}
+        pending = int((consumers.get(consumer) or {}).get("pending") or 0)
+    return {"group": bool(group), "pending": pending,
+            "last_delivered": str(group.get("last-delivered-id") or "0-0"),
+            "last_entry": last_entry_id(client, key)}
+
+
+def app_group_at_end(position: dict) -> bool:
+    """The group has been given the stream's last entry and acknowledged everything it was given."""
+    return (position["group"] and not position["pending"]
+            and position["last_delivered"] == position["last_entry"])

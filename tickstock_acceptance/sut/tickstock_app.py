@@ -69,9 +69,11 @@ PUBLISHING_COMMANDS = ("PUBLISH", "SPUBLISH", "XADD", "LPUSH", "RPUSH", "LPUSHX"
 class TickStockAppController:
     """Starts, asks and stops TickStockApp (or points at a deployed one by URL)."""
 
-    def __init__(self, system: AcceptanceSystem, instance: str = INSTANCE) -> None:
+    def __init__(self, system: AcceptanceSystem, instance: str = INSTANCE,
+                 redis_port: int | None = None) -> None:
         self.system = system
         self.instance = instance
+        self.redis_port = redis_port  # another way to Redis (the suite's fault proxy), else the run's Redis
         self.deployed_url = system.settings.tickstock_app_url
         self.base_command = system.settings.tickstock_app_argv()
         self.shown = " ".join("python" if a == sys.executable else a for a in self.base_command)
@@ -117,6 +119,8 @@ class TickStockAppController:
     # -- lifecycle --------------------------------------------------------------------------
     def environment(self) -> dict[str, str]:
         env = process_environment(self.system, "consumer", ENV_PREFIX)
+        if self.redis_port is not None:
+            env[ENV_PREFIX + "REDIS_HOST"], env[ENV_PREFIX + "REDIS_PORT"] = "127.0.0.1", str(self.redis_port)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
         return env
 
@@ -258,6 +262,14 @@ def tickstock_app_for(system: AcceptanceSystem) -> TickStockAppController:
         ctl = TickStockAppController(system)
         system._tickstock_app_controller = ctl
     return ctl.start()
+
+
+def stop_tickstock_app(system: AcceptanceSystem) -> None:
+    """Stop the run's TickStockApp if one runs (a scenario needs it elsewhere); the next use starts it."""
+    ctl = getattr(system, "_tickstock_app_controller", None)
+    if ctl is not None:
+        ctl.close()
+        system._tickstock_app_controller = None
 
 
 @fixture

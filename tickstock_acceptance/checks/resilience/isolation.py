@@ -24,7 +24,13 @@ from __future__ import annotations
 
 import uuid
 
-from tickstock_acceptance.checks.resilience.recovery import read_universe_rows, universe_row_problems
+from tickstock_acceptance.checks.delivery import DeliveryReport
+from tickstock_acceptance.checks.resilience.recovery import (
+    app_caught_up_problems,
+    read_universe_rows,
+    stream_delivery,
+    universe_row_problems,
+)
 from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.contract.messaging import STREAM_DB, TICK_STREAM, UNIVERSE_CHANNEL, stream_key
 from tickstock_acceptance.contract.reference import reference_themes, should_succeed
@@ -38,9 +44,11 @@ from tickstock_acceptance.sut.resilience_load import (
     DEAD_LETTER_STREAM,
     DurableRedis,
     Injection,
+    ProducerLoop,
     dead_letters_after,
     inject,
     last_entry_id,
+    stream_entries_after,
 )
 from tickstock_acceptance.sut.tick_feeder import TickTape, redis_sink
 from tickstock_acceptance.sut.tickstock_app import TickStockAppController, tickstock_app_for
@@ -130,6 +138,8 @@ class ErrorIsolation:
         self.processor: TickProcessor | None = None
         self.injection: Injection | None = None
         self.letters: list[dict] = []
+        self.valid_loop: ProducerLoop | None = None
+        self._valid_from = "0-0"
         self.rows_before: dict = {}
         self.durable: DurableRedis | None = None
         self.themes = [n for n, t in reference_themes().items() if should_succeed(t)]
@@ -250,6 +260,35 @@ class ErrorIsolation:
             client.close()
         return dead_letter_problems(self.injection, self.letters)
 
+    # -- valid traffic around the bad input ---------------------------------------------------
+    def start_valid_traffic(self, producer: ProducerController) -> None:
+        """The producer publishing universe updates round after round while the bad input goes in."""
+        client = self.system.redis_client(STREAM_DB)
+        try:
+            self._valid_from = last_entry_id(client, stream_key(UNIVERSE_CHANNEL))
+        finally:
+            client.close()
+        self.valid_loop = ProducerLoop(self.system, producer).start()
+
+    def valid_traffic(self) -> tuple[list[str], DeliveryReport]:
+        """Stop the producer; TickStockApp's group must have read and acknowledged the stream to its end,
+        no dead letter may hold one of the producer's messages, and the delivery checker judges the
+        producer's entries on the stream (what the group read)."""
+        report = self.valid_loop.stop()
+        problems = app_caught_up_problems(self.system, M.deadline(M.ISOLATION_DEADLINE_S))
+        client = self.system.redis_client(STREAM_DB)
+        try:
+            key = stream_key(UNIVERSE_CHANNEL)
+            entries = [r for _eid, r in stream_entries_after(client, key, self._valid_from)]
+        finally:
+            client.close()
+        valid_ids = {r.message_id for r in entries if r.producer_id == report.producer_id}
+        dead = [d for d in self.letters if any(m in str(d.get("payload", "")) for m in valid_ids if m)]
+        if dead:
+            problems.append(f"{len(dead)} of the producer's valid notifications are dead letters: "
+                            f"{str(dead[0].get('reason', ''))[:120]}")
+        return problems, stream_delivery(report, entries)
+
     # -- rows --------------------------------------------------------------------------------
     def remember_rows(self) -> None:
         self.rows_before = read_universe_rows(self.system, self.themes)
@@ -288,6 +327,8 @@ class ErrorIsolation:
     def close(self) -> None:
         try:
             self._stop_processor()
+            if self.valid_loop is not None:
+                self.valid_loop.stop()
         finally:
             try:
                 for server in ("postgres", "redis"):

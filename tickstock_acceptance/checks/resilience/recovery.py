@@ -45,13 +45,14 @@ from tickstock_acceptance.faults.servers import ServerFaults
 from tickstock_acceptance.infra.system import AcceptanceSystem
 from tickstock_acceptance.sut.producer import ProducerController
 from tickstock_acceptance.sut.resilience_load import (
-    APP_GROUP,
     DurableRedis,
     LoopReport,
     ProducerLoop,
     Query,
     UniversePoller,
+    app_group_at_end,
     app_group_last_delivered,
+    app_group_position,
     entry_ms,
     last_entry_id,
     stream_entries_after,
@@ -194,6 +195,29 @@ def kept_entry_problems(before: list[str], after: Iterable[str]) -> list[str]:
     missing = sorted(set(before) - set(after))
     return [f"{len(missing)} of the {len(before)} entries on the stream before the kill are gone, e.g. "
             f"{missing[:3]}"] if missing else []
+
+
+def app_caught_up_problems(system: AcceptanceSystem, deadline_s: float,
+                           consumer: str | None = None) -> list[str]:
+    """TickStockApp's group reads and acknowledges the universe stream to its end within ``deadline_s``
+    (``app_group_at_end``; with ``consumer``, that consumer's pending entries count, not the group's);
+    [] when it does, else where it stood."""
+    client = system.redis_client(STREAM_DB)
+    seen: dict = {}
+
+    def at_end() -> bool:
+        seen.update(app_group_position(client, consumer=consumer))
+        return app_group_at_end(seen)
+
+    try:
+        wait_until(at_end, deadline_s, "TickStockApp's group at the end of the universe stream")
+    except AssertionError:
+        return [f"TickStockApp's group has not read and acknowledged the universe stream to its end: "
+                f"{seen.get('pending')} pending, given up to {seen.get('last_delivered')}, the stream "
+                f"ends at {seen.get('last_entry')}"]
+    finally:
+        client.close()
+    return []
 
 
 def _short(value, limit: int = 60) -> str:
@@ -359,29 +383,8 @@ class RedisRecovery(_Recovery):
 
     def app_caught_up_problems(self) -> list[str]:
         """Before the fault TickStockApp's group has read and acknowledged everything on the stream
-        (bounded wait): the recovery measured is from the fault, not from a backlog left earlier.
-        Judged on positions (nothing pending, last delivered id = the stream's last entry), not on
-        XINFO's ``lag``, which stays above zero after a restart from the append-only file (and after
-        XDEL) although the group has read to the end."""
-        client = self.system.redis_client(STREAM_DB)
-        seen: dict = {}
-
-        def caught_up() -> bool:
-            groups = ({g.get("name"): g for g in client.xinfo_groups(self.key)}
-                      if client.exists(self.key) else {})
-            group = groups.get(APP_GROUP) or {}
-            seen.update(group or {"name": None}, last_entry=last_entry_id(client, self.key))
-            return (bool(group) and not int(group.get("pending") or 0)
-                    and str(group.get("last-delivered-id")) == str(seen["last_entry"]))
-
-        try:
-            wait_until(caught_up, M.deadline(M.RECOVERY_WAIT_S),
-                       "TickStockApp's group caught up with the stream")
-        except AssertionError:
-            return [f"TickStockApp's group has not caught up with the universe stream: {seen}"]
-        finally:
-            client.close()
-        return []
+        (bounded wait): the recovery measured is from the fault, not from a backlog left earlier."""
+        return app_caught_up_problems(self.system, M.deadline(M.RECOVERY_WAIT_S))
 
     def start_producer(self, producer: ProducerController) -> ProducerLoop:
         client = self.system.redis_client(STREAM_DB)
