@@ -6,11 +6,13 @@ Everything else is the reference: it notices the fault (its log says ``connectio
 health endpoint keeps answering. Run as ``-D tickstock_app=tests.broken.app_never_reconnects``.
 """
 
+import asyncio
 import logging
 import sys
 
 from tickstock_app import cli
-from tickstock_app.consumer import REDIS_FAULTS, Consumer, LostConnection
+from tickstock_app.consumer import BACKOFF_MAX_S, BACKOFF_START_S, Consumer
+from tickstock_app.database import one_line
 from tickstock_app.web import TickStockApp
 
 log = logging.getLogger("tickstock_app")
@@ -18,11 +20,21 @@ log = logging.getLogger("tickstock_app")
 
 class GiveUpConsumer(Consumer):
     async def _supervise(self, name, run):
-        try:
-            await run(lambda: self._connected(name))
-        except (*REDIS_FAULTS, LostConnection) as exc:
-            log.warning("redis %s: connection lost (%s); not reconnecting", name, exc)
-            self.listening[name] = False
+        """The reference's loop, except that a connection lost after it had listened is final."""
+        backoff = BACKOFF_START_S
+        while True:
+            try:
+                await run(lambda: self._connected(name))
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - as the reference, but see below
+                if self.listening[name]:
+                    log.warning("redis %s: connection lost (%s); not reconnecting", name, one_line(exc))
+                    self.listening[name] = False
+                    return
+            await asyncio.sleep(backoff)  # not connected yet (starting): retried like the reference
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
 
 
 class GiveUpApp(TickStockApp):
