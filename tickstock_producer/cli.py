@@ -200,6 +200,7 @@ def _expand(args, producer: Producer) -> int:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:  # SourceError is a ValueError
             raise UsageError(f"--source {args.source}: not an ETF source file ({exc})") from None
     themes = [t.strip() for t in args.themes.split(",") if t.strip()] if args.themes else None
+    producer.publisher.warm_up()  # connected before the work: the first message waits for no handshake
     if args.repeat_until_stopped:
         return _expand_repeatedly(args, producer, themes)
     try:

@@ -175,6 +175,20 @@ class EventPublisher:
         self.unacknowledged: list[int] = []
         self._lock = threading.Lock()
 
+    def warm_up(self) -> None:
+        """Open the Redis connection now (best effort: a failure is reported by the first publish).
+
+        redis-py connects on the first command, and a message's timestamp is taken just before its
+        send: a command's first message then carried the TCP connect and the client handshake, about
+        2 ms here against about 0.2 ms for the messages after it, which alone made the p99 of a
+        burst's delivery several times raw pub-sub's (found by timing delivery by position in the
+        burst). A command calls this before its real work, so the connection is ready by then.
+        """
+        try:
+            self.client.ping()
+        except (redis.RedisError, OSError):
+            pass
+
     def build(self, event_type: str, data: dict) -> dict:
         return {
             "event_type": event_type,
