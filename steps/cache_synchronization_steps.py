@@ -215,7 +215,7 @@ def step_no_lost_update(context):
 # -- SYNC-3 -------------------------------------------------------------------------------------------
 @given("a mid-cap Technology symbol listed {days:d} days before a new trading day, in no universe yet")
 def step_listing(context, days):
-    context.state.sync.add_listing(days, 5e9, "Technology")
+    context.state.sync.add_listing(days, "mid_cap", "Technology")
 
 
 @when("the IPO monitor scans for new listings")

@@ -72,6 +72,15 @@ class SymbolRow:
     list_date: date | None
 
 
+def cap_within(tier_name: str) -> float:
+    """A market cap inside a tier (the geometric middle of its bounds; twice the floor of an open tier)."""
+    tier = next((t for t in TIERS if t.name == tier_name), None)
+    if tier is None:
+        raise ValueError(f"no tier {tier_name!r} in {REFERENCE_FILE.name}")
+    low = max(tier.low, 1.0)
+    return round(math.sqrt(low * tier.high)) if tier.high is not None else 2 * low
+
+
 def tier_of(cap: float) -> str:
     for tier in TIERS:
         if tier.holds(cap):

@@ -20,6 +20,7 @@ from tickstock_acceptance.contract.cache_sync import (
     MARKET_SIZE,
     SECTOR_SLUGS,
     SymbolRow,
+    cap_within,
     correlation_universe,
     expected_correlations,
     expected_universes,
@@ -241,7 +242,9 @@ class CacheSyncFlow:
             self.db.delete_universes(names)
 
     # -- IPO ----------------------------------------------------------------------------------------
-    def add_listing(self, days_before: int, market_cap: float, sector: str) -> SymbolRow:
+    def add_listing(self, days_before: int, tier: str, sector: str) -> SymbolRow:
+        """A fresh listing of the test market in ``tier`` (cap from the contract's bounds), ``sector``."""
+        market_cap = cap_within(tier)
         day = self.new_trading_day()
         symbol = f"{self.prefix}IPO{day:%m%d}"
         listed = day - timedelta(days=days_before)
