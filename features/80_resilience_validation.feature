@@ -88,6 +88,21 @@ Feature: Resilience validation
     When the proxy heals the link
     Then TickStockApp's consumer group read and acknowledged the universe stream to its end, and the delivery checker finds every entry the producer acknowledged once, in order
 
+  # The same proxy between TickStockApp and PostgreSQL (the producer reaches PostgreSQL directly): while
+  # the link is cut, TickStockApp is told of an expansion it cannot read yet. It must keep those stream
+  # entries until it has processed them, and bring its view to that expansion once the link heals.
+  @resilience @database @link_fault @use.with_mode=embedded
+  @checklist:RES-1 @scenario:res-database-link-blackhole
+  Scenario: TickStockApp keeps what it could not process while its link to PostgreSQL is cut, and its view follows once the link heals
+    Given TickStockApp connected to PostgreSQL through the suite's fault proxy
+    And TickStockApp's view follows an expansion by the producer
+    When the proxy blackholes the link between TickStockApp and PostgreSQL: no answer and no close
+    Then TickStockApp shows the database down within the connection recovery target of 5 s
+    When the producer expands every theme while the link is cut, and TickStockApp is given its notifications
+    And the proxy heals the link
+    Then TickStockApp shows the database up again within the database recovery target of 10 s
+    And TickStockApp's view follows the expansion made while the link was cut, and its consumer group acknowledged the universe stream to its end
+
   @resilience @redis @redis_flow @use.with_mode=embedded
   @checklist:RES-4 @scenario:res-error-isolation-messages
   Scenario: Malformed and failing notifications land in TickStockApp's dead letters with a reason and do not take it down

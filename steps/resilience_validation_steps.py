@@ -401,9 +401,15 @@ def step_res_redis_and_curves(context):
 
 
 # -- RES-1: connection faults through the suite's fault proxy ----------------------------------------
-@given("TickStockApp connected to Redis through the suite's fault proxy")
-def step_link_app(context):
-    context.state.link_faults.start_app()
+@given("TickStockApp connected to {server:LinkServer} through the suite's fault proxy")
+def step_link_app(context, server):
+    context.state.link_faults.start_app(server)
+
+
+@given("TickStockApp's view follows an expansion by the producer")
+def step_link_view_before(context):
+    no_problems(context.state.link_faults.expand_before_fault(context.state.flow.producer),
+                "TickStockApp before the fault")
 
 
 @given("the producer publishing universe updates round after round as a service")
@@ -416,9 +422,15 @@ def step_link_reset(context):
     context.state.link_faults.inject("reset")
 
 
-@when("the proxy blackholes the link between TickStockApp and Redis: no answer and no close")
-def step_link_blackhole(context):
+@when("the proxy blackholes the link between TickStockApp and {server:LinkServer}: no answer and no close")
+def step_link_blackhole(context, server):
     context.state.link_faults.inject("blackhole")
+
+
+@when("the producer expands every theme while the link is cut, and TickStockApp is given its notifications")
+def step_link_expand_cut(context):
+    no_problems(context.state.link_faults.expand_while_cut(context.state.flow.producer),
+                "the expansion while TickStockApp's link to PostgreSQL was cut")
 
 
 @when("the proxy delays every packet between TickStockApp and Redis by {ms:LinkLatency} ms for "
@@ -435,6 +447,26 @@ def step_link_lost(context, target):
     seconds = faults.wait_until_lost()
     _link_time(f"TickStockApp noticing the {faults.fault}", seconds, target, faults,
                "TickStockApp did not report a lost connection")
+
+
+@then("TickStockApp shows the database down within the {target:Target}")
+def step_link_db_down(context, target):
+    faults = context.state.link_faults
+    _link_time("TickStockApp showing the database down", faults.wait_until_database_down(), target, faults,
+               "TickStockApp did not show the database down")
+
+
+@then("TickStockApp shows the database up again within the {target:Target}")
+def step_link_db_back(context, target):
+    faults = context.state.link_faults
+    _link_time("TickStockApp showing the database up after the link healed", faults.found_back, target,
+               faults, "TickStockApp did not show the database up")
+
+
+@then("TickStockApp's view follows the expansion made while the link was cut, and its consumer group "
+      "acknowledged the universe stream to its end")
+def step_link_view_after(context):
+    no_problems(context.state.link_faults.view_problems(), "TickStockApp after its link to PostgreSQL healed")
 
 
 @then("TickStockApp reported no lost connection while the link was slow")

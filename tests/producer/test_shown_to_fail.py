@@ -120,6 +120,10 @@ RESILIENCE_VARIANTS = {
     "tests.broken.app_never_reconnects": ({"res-redis-link-reset", "res-redis-link-blackhole"},
                                           "@scenario:res-redis-link-reset or "
                                           "@scenario:res-redis-link-blackhole"),
+    # Acknowledges each stream entry before processing it: what it could not process while its link to
+    # PostgreSQL was cut is never retried. The Redis link faults stay green beside it (nothing fails to
+    # process there).
+    "tests.broken.app_acks_before_processing": ({"res-database-link-blackhole"}, "@link_fault"),
 }
 # The cache synchronizer's variants (their runs hold the cache synchronization feature).
 SYNC_VARIANTS = {
@@ -134,11 +138,12 @@ SYNC_VARIANTS = {
     # Assigns the new listing but never publishes ipo_assignment.
     "tests.broken.sync_skips_ipo_assignment": {"SYNC-3"},
 }
-# Runs that go two at a time (see paired_variant_runs): the sync variants and the link-fault one.
+# Runs that go two at a time (see paired_variant_runs): the sync variants and the link-fault ones.
 PAIRED_CONCURRENCY = 2
 # TickStockApp variants run as -D tickstock_app=<module> (the rest as -D producer=<module>).
 APP_VARIANTS = {"tests.broken.app_triggers_analysis", "tests.broken.app_crashes_on_malformed",
-                "tests.broken.app_leaks_memory", "tests.broken.app_never_reconnects"}
+                "tests.broken.app_leaks_memory", "tests.broken.app_never_reconnects",
+                "tests.broken.app_acks_before_processing"}
 # tests/broken/app_fails_under_concurrency.py (a pool of 8 answering 503 beyond it) is kept but not
 # run here: whether 8 HTTP queries overlap depends on scheduling, and it stayed green in one CI
 # rehearsal. RES-2 is shown failing by producer_needs_memory (the constrained profile).
@@ -156,7 +161,7 @@ SLICE = dict.fromkeys(SCENARIO_VARIANTS, GENERATOR_SLICE) | {
     "tests.broken.skips_sequence_numbers": SEQUENCES_ONLY,
 } | dict.fromkeys(SERVICE_VARIANTS, SERVICE_SLICE) | {v: tags for v, (_, tags) in RESILIENCE_VARIANTS.items()}
 SLICE |= dict.fromkeys(SYNC_VARIANTS, SYNC_SLICE)
-PAIRED = [*SYNC_VARIANTS, "tests.broken.app_never_reconnects"]
+PAIRED = [*SYNC_VARIANTS, "tests.broken.app_never_reconnects", "tests.broken.app_acks_before_processing"]
 
 # What the failure of a variant's telling scenario must say (its cause, in domain words).
 MESSAGES = {
@@ -180,6 +185,8 @@ MESSAGES = {
     "tests.broken.producer_needs_memory": ("res-constrained-success-rate", "Cannot allocate memory"),
     "tests.broken.app_leaks_memory": ("res-memory-under-stress", "MB"),
     "tests.broken.app_never_reconnects": ("res-redis-link-reset", "did not listen and read again"),
+    "tests.broken.app_acks_before_processing": ("res-database-link-blackhole",
+                                                "was not refreshed from this expansion"),
     "tests.broken.sync_without_signal": ("sync-waits-for-eod-signal", "started without an end-of-day signal"),
     "tests.broken.sync_reports_completed": ("sync-empty-symbols-fails-loudly",
                                             "task delisted_cleanup says 'completed', expected 'failed'"),

@@ -253,6 +253,12 @@ def _market_size(text: str) -> int:
 _market_size.pattern = r"\d+"
 
 
+@parse.with_pattern(r"Redis|PostgreSQL")
+def parse_link_server(text: str) -> str:
+    """The server at the far end of the suite's fault proxy: "Redis" or "PostgreSQL"."""
+    return text
+
+
 def _register_sync_types() -> None:
     from tickstock_acceptance.config import measurement as M
 
@@ -265,6 +271,7 @@ def _register_sync_types() -> None:
                               "config/measurement.py LINK_LATENCY_MS"),
         SlowSeconds=_measured("how long the link stays slow, s", M.LINK_SLOW_S,
                               "config/measurement.py LINK_SLOW_S"),
+        LinkServer=parse_link_server,
     )
 
 

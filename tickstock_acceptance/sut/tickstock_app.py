@@ -70,10 +70,12 @@ class TickStockAppController:
     """Starts, asks and stops TickStockApp (or points at a deployed one by URL)."""
 
     def __init__(self, system: AcceptanceSystem, instance: str = INSTANCE,
-                 redis_port: int | None = None) -> None:
+                 redis_port: int | None = None, db_port: int | None = None) -> None:
         self.system = system
         self.instance = instance
-        self.redis_port = redis_port  # another way to Redis (the suite's fault proxy), else the run's Redis
+        # another way to Redis or PostgreSQL (the suite's fault proxy on 127.0.0.1), else the run's servers
+        self.redis_port = redis_port
+        self.db_port = db_port
         self.deployed_url = system.settings.tickstock_app_url
         self.base_command = system.settings.tickstock_app_argv()
         self.shown = " ".join("python" if a == sys.executable else a for a in self.base_command)
@@ -121,6 +123,8 @@ class TickStockAppController:
         env = process_environment(self.system, "consumer", ENV_PREFIX)
         if self.redis_port is not None:
             env[ENV_PREFIX + "REDIS_HOST"], env[ENV_PREFIX + "REDIS_PORT"] = "127.0.0.1", str(self.redis_port)
+        if self.db_port is not None:
+            env[ENV_PREFIX + "DB_HOST"], env[ENV_PREFIX + "DB_PORT"] = "127.0.0.1", str(self.db_port)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
         return env
 

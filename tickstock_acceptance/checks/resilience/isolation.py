@@ -124,6 +124,29 @@ def view_follows_problems(view: dict, run: ProducerRun, stored: dict[str, int]) 
     return problems
 
 
+def view_follows_within(system: AcceptanceSystem, app: TickStockAppController, run: ProducerRun | None,
+                        when: str, deadline_s: float) -> list[str]:
+    """The expansion ``run`` succeeded and TickStockApp's view follows it within ``deadline_s``
+    (``view_follows_problems`` against the symbol counts the database holds); [] when it does."""
+    if run is None or run.returncode != 0:
+        return [f"the expansion {when} failed: {run.describe() if run else 'not run'}"]
+    themes = [n for n, t in reference_themes().items() if should_succeed(t)]
+    stored = {n: len(r.symbols) for n, r in read_universe_rows(system, themes).items()
+              if isinstance(r.symbols, list)}
+    seen: dict = {}
+
+    def follows() -> bool:
+        seen.clear()
+        seen.update(app.view())
+        return not view_follows_problems(seen, run, stored)
+
+    try:
+        wait_until(follows, deadline_s, f"TickStockApp's view following the expansion {when}")
+    except AssertionError:
+        pass
+    return view_follows_problems(seen, run, stored)
+
+
 # -- the scenarios' controller ------------------------------------------------------------------
 class ErrorIsolation:
     def __init__(self, system: AcceptanceSystem) -> None:
@@ -305,24 +328,8 @@ class ErrorIsolation:
         return self.healed_run
 
     def view_problems(self) -> list[str]:
-        run = self.healed_run
-        if run is None or run.returncode != 0:
-            return [f"the expansion after the fault failed: {run.describe() if run else 'not run'}"]
-        stored = {n: len(r.symbols) for n, r in read_universe_rows(self.system, self.themes).items()
-                  if isinstance(r.symbols, list)}
-        seen: dict = {}
-
-        def follows() -> bool:
-            seen.clear()
-            seen.update(self.app.view())
-            return not view_follows_problems(seen, run, stored)
-
-        try:
-            wait_until(follows, M.deadline(M.ISOLATION_DEADLINE_S),
-                       "TickStockApp's view following the expansion")
-        except AssertionError:
-            pass
-        return view_follows_problems(seen, run, stored)
+        return view_follows_within(self.system, self.app, self.healed_run, "after the fault",
+                                   M.deadline(M.ISOLATION_DEADLINE_S))
 
     def close(self) -> None:
         try:
