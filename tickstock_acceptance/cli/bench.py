@@ -6,7 +6,9 @@ line and exit 2. By default on embedded throwaway PostgreSQL and Redis: expansio
 200+ symbol universe (the producer under test runs as its own process, as in every check; the
 figure is the expansion time it reports, so interpreter start-up is not counted),
 the four functions' latencies, notification delivery p50/p99 next to raw redis-py pub-sub p99
-measured in the same run (same subscriber code, same machine), scenario generation and loading,
+measured in the same run (same subscriber code, same machine, interleaved), messages per second
+sustained through the producer (RED-4's burst, judged for stream loss) next to raw redis-py doing the
+same Redis work, scenario generation and loading,
 real-time processing, the cache sync of the 5,000-symbol market alone and beside readers and writers
 (with the readers' p95), TickStockApp's HTTP query latency under concurrent clients, recovery times
 after PostgreSQL's immediate stop and Redis's kill -9 (RES-1's machinery, repeated), and the
@@ -19,6 +21,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -26,10 +29,9 @@ import urllib.error
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
-import redis
-
 from tickstock_acceptance.checks.cache_sync.flow import CacheSyncFlow
 from tickstock_acceptance.checks.perf.realtime import RealtimeUnderLoad, TapeOracle
+from tickstock_acceptance.checks.redis.overflow import HighFrequencyUpdates
 from tickstock_acceptance.checks.resilience.recovery import DatabaseRecovery, RedisRecovery
 from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.config import targets as T
@@ -110,25 +112,27 @@ def _bench(settings: Settings) -> int:
         rd = system.redis_endpoint
         producer = producer_for(system)
         sub = AppSubscriber(system, channels=(UNIVERSE_CHANNEL, RAW_CHANNEL)).start()
-        expansions = [producer.expand() for _ in range(M.BENCH_EXPANSIONS)]
+        expansions, raw_sent = [], 0
+        # Interleaved: each expansion's notifications, then a batch of raw messages, so the two
+        # distributions are taken under the same conditions (a noisy moment hits both). The raw
+        # messages come from a process of their own, like the producer's: published from this process
+        # they wait for the subscriber thread's GIL (a 5 ms switch interval), which made raw pub-sub's
+        # p99 several ms and the comparison meaningless.
+        for _ in range(M.BENCH_EXPANSIONS):
+            expansions.append(producer.expand())
+            _publish_raw(rd, M.BENCH_RAW_PER_EXPANSION)
+            raw_sent += M.BENCH_RAW_PER_EXPANSION
         runs = [*expansions, producer.load_history(M.BENCH_HISTORY_DAYS)]
         failed = [e.describe() for e in runs if e.returncode != 0]
         if failed:
             raise SuiteError(f"the producer failed during the benchmark: {failed[0]}",
                              "run `make acceptance` to see which checklist item it breaks")
         sent = sum(len(e.report.get("published", [])) for e in expansions)
-        wait_until(lambda: _count(sub, UNIVERSE_CHANNEL) >= sent, M.deadline(M.DELIVERY_DEADLINE_S),
-                   "notifications received")
+        wait_until(lambda: _count(sub, UNIVERSE_CHANNEL) >= sent and _count(sub, RAW_CHANNEL) >= raw_sent,
+                   M.deadline(M.DELIVERY_DEADLINE_S), "notifications and raw messages received")
         delivery = [r.latency_ms() for r in sub.snapshot() if r.channel == UNIVERSE_CHANNEL]
-
-        raw = redis.Redis(host=rd.host, port=rd.port, db=STREAM_DB)
-        for i in range(M.BENCH_RAW_MESSAGES):
-            raw.publish(RAW_CHANNEL, json.dumps({"i": i, "timestamp": _now_iso()}))
-        wait_until(lambda: _count(sub, RAW_CHANNEL) >= M.BENCH_RAW_MESSAGES,
-                   M.deadline(M.DELIVERY_DEADLINE_S), "raw messages received")
         raw_lat = [r.latency_ms() for r in sub.snapshot() if r.channel == RAW_CHANNEL]
         sub.stop()
-        raw.close()
 
         fn = {
             "get_etf_universe(theme, true)":
@@ -159,6 +163,7 @@ def _bench(settings: Settings) -> int:
                                  ui_aim, "met" if ui_p95 <= ui_aim else "MISSED",
                                  raw_aim, "met" if d99 <= raw_aim * r99 else "MISSED",
                                  d99 / r99 if r99 else float("inf")))
+        _bench_throughput(system, producer)
         _bench_scenarios(producer)
         _bench_realtime(system, producer)
         _bench_sync(system)
@@ -174,6 +179,67 @@ def _bench(settings: Settings) -> int:
     finally:
         system.close()
     return 0
+
+
+RAW_PUBLISHER = """
+import json, sys
+from datetime import UTC, datetime
+import redis
+client = redis.Redis(host=sys.argv[1], port=int(sys.argv[2]), db=int(sys.argv[3]))
+client.ping()
+for i in range(int(sys.argv[5])):
+    stamp = datetime.now(UTC).isoformat(timespec="microseconds")
+    client.publish(sys.argv[4], json.dumps({"i": i, "timestamp": stamp}))
+"""
+
+
+def _publish_raw(rd, count: int) -> None:
+    """``count`` raw redis-py PUBLISHes, one at a time, from a process of their own (connected first)."""
+    done = subprocess.run([sys.executable, "-c", RAW_PUBLISHER, rd.host, str(rd.port), str(STREAM_DB),
+                           RAW_CHANNEL, str(count)], capture_output=True, text=True,
+                          timeout=M.deadline(M.DELIVERY_DEADLINE_S))
+    if done.returncode != 0:
+        raise SuiteError(f"the raw redis-py publisher failed: {done.stderr.strip().splitlines()[-1:]}",
+                         "check that the embedded Redis is running")
+
+
+def _bench_throughput(system: AcceptanceSystem, producer) -> None:
+    """Messages per second sustained through the producer (RED-4's burst: several ``expand`` processes,
+    each message one database write and one PUBLISH + XADD transaction), judged for stream loss by the
+    delivery checker; next to raw redis-py doing the same Redis work (MULTI, PUBLISH, XADD, EXEC per
+    message) from one client, in the same run."""
+    flow = HighFrequencyUpdates(system)
+    try:
+        flow.follow_stream()
+        burst = flow.publish(producer, M.BENCH_THROUGHPUT_MESSAGES, M.BENCH_THROUGHPUT_PRODUCERS)
+        problems = flow.burst_problems(M.BENCH_THROUGHPUT_MESSAGES)
+        report = flow.followed_delivery()
+    finally:
+        flow.close()
+    raw = system.redis_client(STREAM_DB)
+    key = f"stream:{RAW_CHANNEL}"
+    payload = json.dumps({"i": 0, "timestamp": _now_iso(), "pad": "x" * 200})
+    try:
+        t0 = time.perf_counter()
+        for _ in range(M.BENCH_THROUGHPUT_MESSAGES):
+            pipe = raw.pipeline(transaction=True)
+            pipe.publish(RAW_CHANNEL, payload)
+            pipe.xadd(key, {"data": payload})
+            pipe.execute()
+        raw_rate = M.BENCH_THROUGHPUT_MESSAGES / (time.perf_counter() - t0)
+    finally:
+        raw.delete(key)
+        raw.close()
+    print(f"throughput ({M.BENCH_THROUGHPUT_MESSAGES:,} universe updates, msg/s):")
+    print(f"  through the producer, {len(burst.runs)} processes   {burst.rate:8,.0f}  ({burst.added:,} in "
+          f"{burst.seconds:.1f} s; stream: {report.summary()})")
+    print(f"  raw redis-py, same Redis work       {raw_rate:8,.0f}  (one client, one MULTI/EXEC per message)")
+    for problem in problems + report.problems():
+        print(f"  problem: {problem}")
+    aim = M.BENCH_THROUGHPUT_AIM
+    met = burst.rate >= aim and not report.problems()
+    print(f"aim: >= {aim:,.0f} msg/s sustained through the producer with zero stream loss: "
+          f"{'met' if met else 'MISSED'}")
 
 
 def _bench_scenarios(producer) -> None:
