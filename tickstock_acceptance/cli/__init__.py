@@ -1,4 +1,4 @@
-"""Command line: ``python -m tickstock_acceptance run|signoff|baseline|coverage|migrate|summary``.
+"""Command line: ``python -m tickstock_acceptance run|merge|signoff|baseline|coverage|migrate|summary``.
 
 ``run`` is what ``make acceptance`` calls: preflight (one-line errors), behave with the Allure
 formatter, the Allure 3 HTML report, the checklist sign-off (reports/signoff.json/.md/.html) and a
@@ -9,7 +9,9 @@ for each item that did not pass, or reject with a note) and ``signoff verify`` e
 the latest decision on that run is an approval that still matches its results; ``baseline
 accept`` makes the latest run's figures the accepted performance baseline (a run with failed
 items or a partial selection only with ``--even-if-incomplete``), and ``coverage`` prints the
-coverage gate (checklist items without scenarios).
+coverage gate (checklist items without scenarios). ``run --shard K/N`` runs one CI shard's share of
+the features and ``merge`` combines the shards' reports into one run's results, report and sign-off
+(``reporting.shards``).
 """
 
 from __future__ import annotations
@@ -27,9 +29,16 @@ import time
 from pathlib import Path
 
 from tickstock_acceptance.config.checklist import items
-from tickstock_acceptance.config.paths import JUNIT_DIR, REPORT_DIR, REPORTS_DIR, RESULTS_DIR, ROOT
+from tickstock_acceptance.config.paths import JUNIT_DIR, REPORT_DIR, REPORTS_DIR, RESULTS_DIR, ROOT, RUN_FACTS
 from tickstock_acceptance.config.settings import load_settings
 from tickstock_acceptance.core.errors import SuiteError, first_line
+from tickstock_acceptance.reporting.results import load_results
+from tickstock_acceptance.reporting.shards import (
+    ENVIRONMENT_FEATURE,
+    all_features,
+    parse_shard,
+    shard_features,
+)
 from tickstock_acceptance.reporting.summary import summary_text
 
 
@@ -51,7 +60,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-D", dest="define", action="append", default=[], metavar="KEY=VALUE",
                      help="setting override (as behave -D)")
     run.add_argument("--no-report", action="store_true", help="skip rendering the HTML report")
+    run.add_argument("--shard", metavar="K/N", help="run shard K of N: a stable share of the features "
+                                                    "(one CI job each; combine them with `merge`)")
     run.add_argument("features", nargs="*", help="feature files or directories (default: all)")
+    mrg = sub.add_parser("merge", help="combine CI shards' reports into one run's results, report and "
+                                       "sign-off (under reports/)")
+    mrg.add_argument("shards", nargs="+", metavar="SHARD_REPORTS",
+                     help="each shard's reports directory (holding allure-results/ and run-facts.json)")
+    mrg.add_argument("--no-report", action="store_true", help="skip rendering the HTML report")
     mig = sub.add_parser("migrate", help="apply sql/ to the configured external *_test database")
     mig.add_argument("-D", dest="define", action="append", default=[], metavar="KEY=VALUE")
     sub.add_parser("summary", help="print the summary of the last run again (as `signoff` does)")
@@ -138,9 +154,6 @@ def render_report(results_dir: Path, report_dir: Path) -> Path | None:
     return index
 
 
-ENVIRONMENT_FEATURE = "features/00_environment_validation.feature"
-
-
 def with_environment_gate(tags: list[str], features: list[str]) -> tuple[list[str], list[str]]:
     """A subset run still validates the environment first: the gate is always selected."""
     if tags:
@@ -174,6 +187,7 @@ ENVIRONMENT_TAG = "environment"
 
 
 def run(args) -> int:
+    args.shard = parse_shard(args.shard) if args.shard else None  # bad input fails before the lock
     with reports_lock():
         return _run_locked(args)
 
@@ -182,9 +196,14 @@ def _run_locked(args) -> int:
     from tickstock_acceptance.infra.system import preflight
 
     userdata = _userdata(args.define)
+    shard = args.shard
     settings = load_settings(os.environ, userdata)
     print(f"Target: {settings.describe()}", flush=True)
-    validate_selection(args.tags, args.features)
+    validate_selection(args.tags, args.features)  # the whole selection: a shard may hold none of it
+    if shard is not None:
+        # a shard with nothing dealt to it runs the gate alone (no feature list would mean all of them)
+        args.features = shard_features(shard, args.features or all_features(ROOT)) or [ENVIRONMENT_FEATURE]
+        print(f"Shard {shard}: {', '.join(Path(f).name for f in args.features)}", flush=True)
     preflight(settings)
     started = time.monotonic()
     results_dir = RESULTS_DIR
@@ -214,11 +233,42 @@ def _run_locked(args) -> int:
         print("interrupted: servers owned by the run were stopped", file=sys.stderr)
         return 130
     duration = round(time.monotonic() - started, 1)
+    record_run_facts({"duration_s": duration, "shard": str(shard) if shard else None})
     report = None if args.no_report else render_report(results_dir, REPORT_DIR)
     signoff, paths = write_signoff(args.tags, args.features, {"duration_s": duration})
     print(summary_text(results_dir, report, signoff, paths))
     item_failed = signoff.counts["failed"] > 0  # e.g. a figure past its regression line
     return rc or (1 if item_failed else 0)
+
+
+def record_run_facts(extra: dict) -> None:
+    """Add what only the command knows (duration, shard) to the run's facts file, for ``merge``."""
+    try:
+        facts = json.loads(RUN_FACTS.read_text())
+    except (OSError, json.JSONDecodeError):
+        return
+    facts.update({k: v for k, v in extra.items() if v is not None})
+    RUN_FACTS.write_text(json.dumps(facts, indent=2))
+
+
+def merge(args) -> int:
+    """``merge``: the shards' results become reports/allure-results, with one report and sign-off."""
+    from tickstock_acceptance.reporting.shards import merge_results, merged_selection
+
+    with reports_lock():
+        sources = [Path(s) for s in args.shards]
+        selection = merged_selection(sources, all_features(ROOT))
+        merged = merge_results(sources, RESULTS_DIR)
+        RUN_FACTS.write_text(json.dumps(merged.facts, indent=2))
+        SELECTION_FILE.write_text(json.dumps(selection))
+        print(f"Merged {len(sources)} shards: {merged.results} scenario results "
+              f"({merged.duplicates} repeated in several shards, kept once with the worst status)")
+        report = None if args.no_report else render_report(RESULTS_DIR, REPORT_DIR)
+        signoff, paths = write_signoff(selection["tags"], selection["features"],
+                                       {"shards": len(sources)})
+    print(summary_text(RESULTS_DIR, report, signoff, paths))
+    scenario_failed = any(r.status in ("failed", "broken") for r in load_results(RESULTS_DIR))
+    return 1 if scenario_failed or signoff.counts["failed"] else 0
 
 
 def _last_selection() -> dict:
@@ -321,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return run(args)
+        if args.command == "merge":
+            return merge(args)
         if args.command == "migrate":
             return migrate(args)
         if args.command == "signoff":
