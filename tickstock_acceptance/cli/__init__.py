@@ -265,7 +265,7 @@ def merge(args) -> int:
               f"({merged.duplicates} repeated in several shards, kept once with the worst status)")
         report = None if args.no_report else render_report(RESULTS_DIR, REPORT_DIR)
         signoff, paths = write_signoff(selection["tags"], selection["features"],
-                                       {"shards": len(sources)})
+                                       {"merged_shards": len(sources)})
     print(summary_text(RESULTS_DIR, report, signoff, paths))
     scenario_failed = any(r.status in ("failed", "broken") for r in load_results(RESULTS_DIR))
     return 1 if scenario_failed or signoff.counts["failed"] else 0
