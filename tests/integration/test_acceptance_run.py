@@ -110,8 +110,11 @@ def test_full_acceptance_run_twice_leaves_nothing_behind(full_run, tmp_path):
 def test_ctrl_c_mid_run_stops_the_servers_the_run_started(tmp_path):
     env = cli_env({"TICKSTOCK_REPORTS_DIR": str(tmp_path)})
     before = run_dirs()
+    # A terminal's Ctrl-C reaches a process whose SIGINT is handled; a run started in the background
+    # of a non-interactive shell (as CI starts `make test`) inherits SIGINT ignored, so restore it.
     proc = subprocess.Popen([sys.executable, "-m", "tickstock_acceptance", "run", "--no-report"],
                             cwd=ROOT, env=env, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         # Wait until this run's own servers are up (a run directory owned by its behave process).
