@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 TAGS ?=
 ARGS ?=
+WORKERS ?=
 
 .PHONY: acceptance test unit lint migrate summary clean setup bench
 
@@ -22,9 +23,9 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## make acceptance [TAGS='@checklist:ENV-1'] [ARGS='-D key=value']: run the suite, render the report
+## make acceptance [TAGS='@checklist:ENV-1'] [WORKERS=2] [ARGS='-D key=value']: run the suite, render the report
 acceptance: setup
-	@$(PY) -m tickstock_acceptance run $(if $(TAGS),--tags '$(TAGS)') $(ARGS)
+	@$(PY) -m tickstock_acceptance run $(if $(TAGS),--tags '$(TAGS)') $(if $(WORKERS),--workers $(WORKERS)) $(ARGS)
 
 ## make test: lint (ruff, import contracts), unit tests of the support code, and a full acceptance run on embedded services
 test: setup

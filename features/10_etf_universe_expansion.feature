@@ -58,7 +58,7 @@ Feature: ETF universe expansion
     And each universe holds exactly the ETFs at or above both of its theme's thresholds
 
   @etf_universe @redis @redis_flow @latency @workflow @e2e
-  @checklist:ETF-3 @scenario:etf-notifications
+  @checklist:ETF-3 @scenario:etf-notifications @runs_alone
   Scenario: TickStockApp receives the expansion notifications with the right content within the delivery target
     Given TickStockApp is subscribed to the universe notifications
     When the ETF universe manager expands all themes
@@ -141,7 +141,7 @@ Feature: ETF universe expansion
     And the validation finished within the ETF validation target of 2 s
 
   @etf_universe @database @performance @redis @latency @load
-  @checklist:ETF-5 @scenario:etf-expansion-impact
+  @checklist:ETF-5 @scenario:etf-expansion-impact @runs_alone
   Scenario: Expanding 200 or more ETF symbols keeps UI queries and message delivery within their targets
     Given the ETF universe manager has expanded all themes
     And TickStockApp is subscribed to the universe notifications

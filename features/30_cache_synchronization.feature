@@ -43,7 +43,7 @@ Feature: Cache synchronization
     Then the synchronizer acknowledges the second signal without running the day again: one run, no new change log, one daily_sync_complete
 
   @database @load @latency
-  @checklist:SYNC-2 @scenario:sync-beside-realtime-writes
+  @checklist:SYNC-2 @scenario:sync-beside-realtime-writes @runs_alone
   Scenario: The market-cap recalculation does not conflict with real-time writes to the same tables
     Given the cache synchronizer is running
     And TickStockApp is subscribed to every TickStock channel
@@ -56,7 +56,7 @@ Feature: Cache synchronization
     And no real-time update was lost: every market cap a writer committed last is in the database
 
   @database @load @latency
-  @checklist:DB-4 @scenario:sync-does-not-block-reads
+  @checklist:DB-4 @scenario:sync-does-not-block-reads @runs_alone
   Scenario: The sync's database writes do not block TickStockApp's reads
     Given the cache synchronizer is running
     And TickStockApp is subscribed to every TickStock channel

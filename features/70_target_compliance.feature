@@ -1,3 +1,4 @@
+@runs_alone
 Feature: Target compliance
   The spec's performance targets hold under concurrent load.
 

@@ -151,7 +151,7 @@ Feature: Resilience validation
   # affinity is restored afterwards). An operation succeeds when it finishes without an error within
   # its deadline; 6 of the 18 are the constrained producer's processes.
   @resilience @load @database @use.with_mode=embedded
-  @checklist:RES-2 @scenario:res-constrained-success-rate
+  @checklist:RES-2 @scenario:res-constrained-success-rate @runs_alone
   Scenario: Under CPU, memory and file-size limits at least 70 % of a mixed operation set succeeds
     Given the ETF universe manager has expanded all themes
     And TickStockApp running against the test database and Redis
@@ -164,7 +164,7 @@ Feature: Resilience validation
   # background expander, the tick processor) are judged, the short-lived producer commands reported.
   # CPU is normalised to the machine: CPU seconds / (seconds x the cores the run may use).
   @resilience @memory @load @use.with_mode=embedded
-  @checklist:RES-3 @scenario:res-memory-under-stress
+  @checklist:RES-3 @scenario:res-memory-under-stress @runs_alone
   Scenario: Resident memory of TickStockApp and of the producer grows by less than 100 MB under stress, and their CPU stays under 80 %
     Given the ETF universe manager has expanded all themes
     And TickStockApp running against the test database and Redis

@@ -75,6 +75,13 @@ def run_cli(*args: str, env: dict | None = None, module: str = "tickstock_accept
     return CliResult(proc.returncode, proc.stdout, proc.stderr, reports_dir)
 
 
+def signoff_items(reports_dir: Path) -> dict[str, dict]:
+    """Checklist ID -> the item of the sign-off a run wrote to ``reports_dir``."""
+    import json
+
+    return {i["id"]: i for i in json.loads((reports_dir / "signoff.json").read_text())["items"]}
+
+
 # -- run directories and their servers ----------------------------------------------------------
 
 def run_dirs() -> set[str]:

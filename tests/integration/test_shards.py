@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import leftovers_since, run_cli, run_dirs
+from tests.conftest import leftovers_since, run_cli, run_dirs, signoff_items
 from tickstock_acceptance.reporting.results import load_results
 
 # Items of two features that the deal puts in different shards (10_etf_universe_expansion in 1/2,
 # 40_database_integration in 2/2), and the environment gate both run.
 SHARD_TAGS = "@checklist:ETF-4 or @checklist:DB-1"
 SELECTED = {"ENV-1", "ENV-2", "ENV-3", "ETF-4", "DB-1"}
-
-
-def _items(reports_dir) -> dict[str, dict]:
-    return {i["id"]: i for i in json.loads((reports_dir / "signoff.json").read_text())["items"]}
 
 
 def test_two_shards_merged_give_the_sign_off_of_one_run(full_run, tmp_path):
@@ -41,7 +37,7 @@ def test_two_shards_merged_give_the_sign_off_of_one_run(full_run, tmp_path):
     assert len(results) == shard_results - len(gate)
 
     # the merged sign-off is the single run's for every item the selection holds; the rest not run
-    one_run, combined = _items(full_run.reports_dir), _items(tmp_path / "merged")
+    one_run, combined = signoff_items(full_run.reports_dir), signoff_items(tmp_path / "merged")
     for item_id, item in combined.items():
         if item_id in SELECTED:
             assert item["status"] == one_run[item_id]["status"] == "passed", item_id

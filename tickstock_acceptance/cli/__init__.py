@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-report", action="store_true", help="skip rendering the HTML report")
     run.add_argument("--shard", metavar="K/N", help="run shard K of N: a stable share of the features "
                                                     "(one CI job each; combine them with `merge`)")
+    run.add_argument("--workers", metavar="N", help="run the features in N worker processes, each with "
+                                                    "servers of its own, then the @runs_alone scenarios "
+                                                    "(one report and sign-off, as a serial run)")
     run.add_argument("features", nargs="*", help="feature files or directories (default: all)")
     mrg = sub.add_parser("merge", help="combine CI shards' reports into one run's results, report and "
                                        "sign-off (under reports/)")
@@ -187,7 +190,13 @@ ENVIRONMENT_TAG = "environment"
 
 
 def run(args) -> int:
+    from tickstock_acceptance.cli.workers import parse_workers
+
     args.shard = parse_shard(args.shard) if args.shard else None  # bad input fails before the lock
+    args.workers = parse_workers(args.workers)
+    if args.shard and args.workers:
+        raise SuiteError("--workers and --shard cannot be combined",
+                         "a CI job runs one shard (--shard K/N); --workers is for one machine")
     with reports_lock():
         return _run_locked(args)
 
@@ -199,6 +208,10 @@ def _run_locked(args) -> int:
     shard = args.shard
     settings = load_settings(os.environ, userdata)
     print(f"Target: {settings.describe()}", flush=True)
+    if args.workers and args.workers > 1:
+        from tickstock_acceptance.cli.workers import require_embedded
+
+        require_embedded(settings)
     validate_selection(args.tags, args.features)  # the whole selection: a shard may hold none of it
     if shard is not None:
         # a shard with nothing dealt to it runs the gate alone (no feature list would mean all of them)
@@ -206,11 +219,16 @@ def _run_locked(args) -> int:
         print(f"Shard {shard}: {', '.join(Path(f).name for f in args.features)}", flush=True)
     preflight(settings)
     started = time.monotonic()
-    results_dir = RESULTS_DIR
+    if args.workers and args.workers > 1:
+        from tickstock_acceptance.cli.workers import run_workers
+
+        selection = with_environment_gate(args.tags, args.features)
+        SELECTION_FILE.write_text(json.dumps({"tags": selection[0], "features": selection[1]}))
+        return run_workers(args, settings, lambda extra: finish_run(*selection, args.no_report, extra))
     args.tags, args.features = with_environment_gate(args.tags, args.features)
     SELECTION_FILE.write_text(json.dumps({"tags": args.tags, "features": args.features}))
-    shutil.rmtree(results_dir, ignore_errors=True)
-    results_dir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(RESULTS_DIR, ignore_errors=True)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     # Formatters and the results directory come from behave.ini, so plain `behave` matches.
     # JUnit XML beside the Allure results, for CI systems (one file per feature).
     shutil.rmtree(JUNIT_DIR, ignore_errors=True)
@@ -234,11 +252,16 @@ def _run_locked(args) -> int:
         return 130
     duration = round(time.monotonic() - started, 1)
     record_run_facts({"duration_s": duration, "shard": str(shard) if shard else None})
-    report = None if args.no_report else render_report(results_dir, REPORT_DIR)
-    signoff, paths = write_signoff(args.tags, args.features, {"duration_s": duration})
-    print(summary_text(results_dir, report, signoff, paths))
-    item_failed = signoff.counts["failed"] > 0  # e.g. a figure past its regression line
-    return rc or (1 if item_failed else 0)
+    item_rc = finish_run(args.tags, args.features, args.no_report, {"duration_s": duration})
+    return rc or item_rc
+
+
+def finish_run(tags: list[str], features: list[str], no_report: bool, extra_facts: dict) -> int:
+    """The report, the sign-off and the summary of the results on disk; 1 when an item failed."""
+    report = None if no_report else render_report(RESULTS_DIR, REPORT_DIR)
+    signoff, paths = write_signoff(tags, features, extra_facts)
+    print(summary_text(RESULTS_DIR, report, signoff, paths))
+    return 1 if signoff.counts["failed"] else 0  # e.g. a figure past its regression line
 
 
 def record_run_facts(extra: dict) -> None:

@@ -1,0 +1,72 @@
+"""Workers for real: `run --workers 2` deals the features to two runs with servers of their own, runs the
+@runs_alone scenarios after them, and writes the sign-off one serial run writes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import leftovers_since, run_cli, run_dirs, signoff_items
+from tickstock_acceptance.reporting.results import load_results
+
+# ETF-4 (10_etf_universe_expansion: worker 1), DB-1 (40_database_integration: worker 2) and PERF-2
+# (70_target_compliance, tagged @runs_alone: after them), with the environment gate in each part.
+WORKER_TAGS = "@checklist:ETF-4 or @checklist:DB-1 or @checklist:PERF-2"
+SELECTED = {"ENV-1", "ENV-2", "ENV-3", "ETF-4", "DB-1", "PERF-2"}
+
+
+def _checklist_ids(results_dir) -> set[str]:
+    return {item for r in load_results(results_dir) for item in r.checklist}
+
+
+def test_two_workers_give_the_sign_off_of_one_run(full_run, tmp_path):
+    before = run_dirs()
+    run = run_cli("run", "--workers", "2", "--no-report", "--tags", WORKER_TAGS, reports_dir=tmp_path)
+    output = run.stdout[-3000:] + run.stderr[-1000:]
+    assert run.returncode == 0, output
+    assert "Traceback" not in run.stdout + run.stderr
+    assert leftovers_since(before) == [], "a worker left servers or run directories behind"
+    for name in ("worker 1", "worker 2", "alone"):
+        assert f"[{name}] " in run.stdout, f"no line of {name} reached the terminal"
+
+    # each part ran its share: ETF-4 in worker 1, DB-1 in worker 2, PERF-2 alone after them
+    workers = tmp_path / "workers"
+    assert _checklist_ids(workers / "worker-1" / "allure-results") - {"ENV-1", "ENV-2", "ENV-3"} == {"ETF-4"}
+    assert _checklist_ids(workers / "worker-2" / "allure-results") - {"ENV-1", "ENV-2", "ENV-3"} == {"DB-1"}
+    assert _checklist_ids(workers / "alone" / "allure-results") - {"ENV-1", "ENV-2", "ENV-3"} == {"PERF-2"}
+
+    # one result per scenario, and the serial run's sign-off for every selected item
+    results = load_results(tmp_path / "allure-results")
+    assert len([r.name for r in results]) == len({r.name for r in results})
+    one_run, workers_run = signoff_items(full_run.reports_dir), signoff_items(tmp_path)
+    for item_id, item in workers_run.items():
+        if item_id in SELECTED:
+            assert item["status"] == one_run[item_id]["status"] == "passed", item_id
+            assert sorted(s["name"] for s in item["scenarios"]) == \
+                sorted(s["name"] for s in one_run[item_id]["scenarios"]), item_id
+        else:
+            assert item["status"] == "not run", item_id
+    facts = json.loads((tmp_path / "run-facts.json").read_text())
+    assert facts["workers"] == 2
+    assert [p["name"] for p in facts["parts"]] == ["worker 1", "worker 2", "alone"]
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--workers", "0"], "--workers 0: give 1 to 8"),
+    (["--workers", "two"], "--workers must be a whole number, got 'two'"),
+    (["--workers", "2", "--shard", "1/2"], "--workers and --shard cannot be combined"),
+])
+def test_bad_workers_end_in_one_line(args, says, tmp_path):
+    result = run_cli("run", *args, reports_dir=tmp_path)
+    assert result.returncode == 2
+    assert says in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_workers_refuse_an_external_target(tmp_path):
+    result = run_cli("run", "--workers", "2", reports_dir=tmp_path,
+                     env={"TEST_DB_HOST": "127.0.0.1", "TEST_DB_NAME": "tickstock_test"})
+    assert result.returncode == 2
+    assert "--workers needs embedded mode" in result.stderr
+    assert "Traceback" not in result.stderr
