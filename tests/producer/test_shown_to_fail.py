@@ -140,7 +140,8 @@ SYNC_VARIANTS = {
     # Assigns the new listing but never publishes ipo_assignment.
     "tests.broken.sync_skips_ipo_assignment": {"SYNC-3"},
 }
-# Runs that go two at a time (see paired_variant_runs): the sync variants and the link-fault ones.
+# Runs that go two at a time (see paired_variant_runs): the sync variants, the link-fault ones and the
+# functional ones (FUNCTIONAL).
 PAIRED_CONCURRENCY = 2
 # TickStockApp variants run as -D tickstock_app=<module> (the rest as -D producer=<module>).
 APP_VARIANTS = {"tests.broken.app_triggers_analysis", "tests.broken.app_crashes_on_malformed",
@@ -163,7 +164,15 @@ SLICE = dict.fromkeys(SCENARIO_VARIANTS, GENERATOR_SLICE) | {
     "tests.broken.skips_sequence_numbers": SEQUENCES_ONLY,
 } | dict.fromkeys(SERVICE_VARIANTS, SERVICE_SLICE) | {v: tags for v, (_, tags) in RESILIENCE_VARIANTS.items()}
 SLICE |= dict.fromkeys(SYNC_VARIANTS, SYNC_SLICE)
-PAIRED = [*SYNC_VARIANTS, "tests.broken.app_never_reconnects", "tests.broken.app_acks_before_processing"]
+# Variants whose defect shows without load or timing (a summary, a message's shape, a broken write,
+# synthetic rows, a role's grant, an analysis request) pair as well: their slices' timing-judged
+# scenarios hold beside a second run as the sync slice's do.
+FUNCTIONAL = ["tests.broken.expansion_db_error", "tests.broken.wrong_summary",
+              "tests.broken.malformed_messages",
+              *(v for v in SCENARIO_VARIANTS if v != "tests.broken.realtime_stalls_during_load"),
+              *SERVICE_VARIANTS]
+PAIRED = [*SYNC_VARIANTS, "tests.broken.app_never_reconnects", "tests.broken.app_acks_before_processing",
+          *FUNCTIONAL]
 
 # What the failure of a variant's telling scenario must say (its cause, in domain words).
 MESSAGES = {
