@@ -83,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m tickstock_acceptance.cli.bench", description=__doc__.splitlines()[0])
     p.add_argument("-D", dest="define", action="append", default=[], metavar="KEY=VALUE",
                    help="setting override, as for `python -m tickstock_acceptance run`")
+    p.add_argument("--scale", action="store_true",
+                   help="only the scale section: cost against symbols, TickStockApp instances and "
+                        "workers, with a plot (cli/scale.py; about 10 minutes)")
     return p
 
 
@@ -100,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = bench_settings(argv)
         print(f"Target: {settings.describe()}", flush=True)
         preflight(settings)
+        if _parser().parse_args(argv).scale:
+            from tickstock_acceptance.cli.scale import bench_scale
+
+            return bench_scale(settings)
         return _bench(settings)
     except SuiteError as exc:
         print(f"ERROR: {exc.one_line()}", file=sys.stderr)

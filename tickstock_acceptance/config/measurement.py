@@ -243,3 +243,12 @@ LINK_LOST_DEADLINE_S = 15.0           # TickStockApp reports a dead link (judged
 LINK_BACK_DEADLINE_S = 10.0           # TickStockApp reads again / catches up (judged against 5 s)
 LINK_LATENCY_MS = 200.0               # the slow link: every chunk delayed this much, each way
 LINK_SLOW_S = 3.0                     # how long the link stays slow (a state observed, not awaited)
+
+# make bench ARGS=--scale (cli/scale.py): how cost grows; figures and the plot behind docs/scale.md.
+BENCH_SCALE_SYMBOLS = (1_000, 5_000, 20_000)  # ETF symbols expanded (themes of 100) and stocks synced
+BENCH_SCALE_ETFS_PER_THEME = 100
+BENCH_SCALE_APPS = (1, 4, 8)                  # TickStockApp instances following one expansion
+BENCH_SCALE_APP_SYMBOLS = 5_000               # the expansion those instances follow
+BENCH_SCALE_WORKERS = (1, 2, 4)               # `run --workers N` of the whole suite, wall time
+BENCH_SCALE_SYNC_MOVE_SHARE = 0.2             # share of the market whose caps move before each sync
+BENCH_SCALE_FOLLOW_DEADLINE_S = 120.0         # instances' views following an expansion (before the multiplier)

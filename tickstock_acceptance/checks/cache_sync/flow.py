@@ -84,11 +84,12 @@ class CacheSyncFlow:
         self.signals.close()
 
     # -- the market -------------------------------------------------------------------------------
-    def ensure_market(self) -> ProducerRun | None:
-        """Load the producer's test market unless exactly its symbols are there already."""
-        if self.db.symbol_count(self.prefix) == MARKET_SIZE:
+    def ensure_market(self, size: int = MARKET_SIZE) -> ProducerRun | None:
+        """Load the producer's test market (``size`` symbols: the contract's unless a benchmark scales
+        it) unless exactly its symbols are there already."""
+        if self.db.symbol_count(self.prefix) == size:
             return None
-        run = sut.load_market(self.producer, MARKET_SIZE, self.prefix, MARKET_AS_OF)
+        run = sut.load_market(self.producer, size, self.prefix, MARKET_AS_OF)
         evidence.record(
             "test market load (process wall time)",
             run.wall_s,
