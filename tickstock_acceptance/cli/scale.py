@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
@@ -97,6 +98,8 @@ def _follow_s(what: str, done) -> float:
 
 
 def measure_symbols(settings: Settings, symbols: int) -> dict:
+    """One size: expansion, delivery, TickStockApp's view (what it could not take is recorded, not
+    raised: at some size something breaks, and that is the figure), and the cache sync."""
     system = AcceptanceSystem(settings).open()
     app = sub = flow = None
     try:
@@ -105,23 +108,34 @@ def measure_symbols(settings: Settings, symbols: int) -> dict:
         run, wall = _expand(system, symbols)
         published = set(run.report.get("published", []))
         stored = _stored(system, run)
-        follow = _follow_s(f"TickStockApp's view following the {symbols}-symbol expansion",
-                           lambda: not view_follows_problems(app.view(), run, stored))
+        follow, problems = None, []
+        try:
+            follow = _follow_s(f"TickStockApp's view following the {symbols}-symbol expansion",
+                               lambda: not view_follows_problems(app.view(), run, stored))
+        except AssertionError:
+            problems = view_follows_problems(app.view(), run, stored)
         wait_until(lambda: len(sub.snapshot()) >= len(published), M.deadline(M.DELIVERY_DEADLINE_S),
                    "the expansion's notifications at the subscriber")
-        delivery = Distribution.of([r.latency_ms() for r in sub.snapshot()])
+        received = sub.snapshot()
+        delivery = Distribution.of([r.latency_ms() for r in received])
+        largest = max(len(r.raw.encode()) for r in received)
+        health = app.health()
+        market = min(symbols, M.BENCH_SCALE_MARKET_MAX)
         flow = CacheSyncFlow(system)
-        flow.ensure_market(symbols)
+        flow.ensure_market(market)
         flow.start_service()
-        flow.move_market(int(symbols * M.BENCH_SCALE_SYNC_MOVE_SHARE))
+        flow.move_market(int(market * M.BENCH_SCALE_SYNC_MOVE_SHARE))
         flow.new_trading_day()
         flow.signal()
         sync = flow.wait_for_sync()
         return {"symbols": symbols, "themes": len(run.report.get("themes", [])),
                 "messages": len(published), "expansion_s": round(run.report["elapsed_s"], 3),
                 "expansion_wall_s": round(wall, 3), "delivery_p50_ms": round(delivery.p50, 2),
-                "delivery_p99_ms": round(delivery.p99, 2), "view_follows_s": round(follow, 3),
-                "sync_s": round(sync.duration_s, 3)}
+                "delivery_p99_ms": round(delivery.p99, 2), "largest_message_bytes": largest,
+                "view_follows_s": None if follow is None else round(follow, 3),
+                "view_problems": problems[:3], "view_problem_count": len(problems),
+                "app_dead_letters": health.get("dead_letters"),
+                "market": market, "sync_s": round(sync.duration_s, 3)}
     finally:
         for closer in (flow and flow.close, sub and sub.stop, app and app.close, system.close):
             if closer:
@@ -145,12 +159,25 @@ def measure_instances(settings: Settings, count: int) -> dict:
 
         follow = _follow_s(f"{count} TickStockApp instances announcing and acknowledging the expansion",
                            everyone_has_it)
+        # Concurrent UI queries at every instance: each keeps the database connections its pool opened.
+        themes = [t["theme"] for t in run.report.get("themes", [])]
+        with ThreadPoolExecutor(max_workers=M.BENCH_SCALE_APP_QUERIES * count) as pool:
+            statuses = list(pool.map(lambda job: job[0].get_json(f"/api/universes/{job[1]}")[0],
+                                     [(app, themes[i % len(themes)]) for app in apps
+                                      for i in range(M.BENCH_SCALE_APP_QUERIES)]))
         rss = [app.process().memory_info().rss / MB for app in apps]
         info = system.redis_client(STREAM_DB).info()
+        with system.session("admin") as conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tickstock_app'")
+            connections = cur.fetchone()[0]
+            cur.execute("SHOW max_connections")
+            max_connections = int(cur.fetchone()[0])
         return {"instances": count, "messages": sent, "all_have_it_s": round(follow, 3),
                 "rss_mb_each_max": round(max(rss), 1), "rss_mb_total": round(sum(rss), 1),
                 "redis_clients": info.get("connected_clients"),
-                "redis_used_memory_mb": round(info.get("used_memory", 0) / MB, 1)}
+                "redis_used_memory_mb": round(info.get("used_memory", 0) / MB, 1),
+                "queries_ok": sum(1 for s in statuses if s == 200), "queries": len(statuses),
+                "db_connections": connections, "db_max_connections": max_connections}
     finally:
         for app in apps:
             app.close()
@@ -188,8 +215,8 @@ def plot(figures: dict, path: Path) -> None:
     ax = axes[0]
     for key, label in (("expansion_s", "expansion (producer)"),
                        ("view_follows_s", "TickStockApp view follows"), ("sync_s", "cache sync")):
-        ax.plot(xs, [r[key] for r in sym], marker="o", label=label)
-    ax.set(title="Cost against symbols", xlabel="symbols", ylabel="seconds")
+        ax.plot(xs, [r[key] if r[key] is not None else float("nan") for r in sym], marker="o", label=label)
+    ax.set(title="Cost against symbols", xlabel="symbols", ylabel="seconds", xscale="log")
     ax.legend(loc="upper left")
     ax2 = ax.twinx()
     ax2.plot(xs, [r["delivery_p99_ms"] for r in sym], "k--", marker="x", label="delivery p99 (ms)")
@@ -226,10 +253,13 @@ def bench_scale(settings: Settings) -> int:
     for symbols in M.BENCH_SCALE_SYMBOLS:
         r = measure_symbols(settings, symbols)
         figures["symbols"].append(r)
-        print(f"  {symbols:>6} symbols ({r['themes']} themes, {r['messages']} messages): expansion "
-              f"{r['expansion_s']:.2f} s, delivery p50 {r['delivery_p50_ms']:.1f} ms p99 "
-              f"{r['delivery_p99_ms']:.1f} ms, view follows {r['view_follows_s']:.2f} s after it, "
-              f"sync {r['sync_s']:.2f} s", flush=True)
+        view = (f"view follows {r['view_follows_s']:.2f} s after it" if r["view_follows_s"] is not None
+                else f"view does NOT follow ({r['view_problem_count']} problems, e.g. "
+                     f"{r['view_problems'][:1]}; {r['app_dead_letters']} dead letters)")
+        print(f"  {symbols:>6} symbols ({r['themes']} themes, {r['messages']} messages, largest "
+              f"{r['largest_message_bytes'] / 1024:.1f} KiB): expansion {r['expansion_s']:.2f} s, "
+              f"delivery p50 {r['delivery_p50_ms']:.1f} ms p99 {r['delivery_p99_ms']:.1f} ms, {view}; "
+              f"sync of {r['market']} stocks {r['sync_s']:.2f} s", flush=True)
     for count in M.BENCH_SCALE_APPS:
         r = measure_instances(settings, count)
         figures["instances"].append(r)
@@ -237,7 +267,9 @@ def bench_scale(settings: Settings) -> int:
               f"{r['all_have_it_s']:.2f} s after the expansion; resident memory "
               f"{r['rss_mb_each_max']:.0f} MB "
               f"each ({r['rss_mb_total']:.0f} MB in all); Redis {r['redis_clients']} clients, "
-              f"{r['redis_used_memory_mb']:.1f} MB", flush=True)
+              f"{r['redis_used_memory_mb']:.1f} MB; after {r['queries']} concurrent UI queries "
+              f"({r['queries_ok']} answered 200) {r['db_connections']} database connections "
+              f"(max_connections {r['db_max_connections']})", flush=True)
     for workers in M.BENCH_SCALE_WORKERS:
         r = measure_workers(workers)
         figures["workers"].append(r)

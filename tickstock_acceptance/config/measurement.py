@@ -245,10 +245,12 @@ LINK_LATENCY_MS = 200.0               # the slow link: every chunk delayed this 
 LINK_SLOW_S = 3.0                     # how long the link stays slow (a state observed, not awaited)
 
 # make bench ARGS=--scale (cli/scale.py): how cost grows; figures and the plot behind docs/scale.md.
-BENCH_SCALE_SYMBOLS = (1_000, 5_000, 20_000)  # ETF symbols expanded (themes of 100) and stocks synced
+BENCH_SCALE_SYMBOLS = (1_000, 5_000, 20_000, 100_000)  # ETF symbols expanded (themes of 100), stocks synced
+BENCH_SCALE_MARKET_MAX = 99_999               # the test market's largest size (5-digit symbol numbers)
 BENCH_SCALE_ETFS_PER_THEME = 100
 BENCH_SCALE_APPS = (1, 4, 8)                  # TickStockApp instances following one expansion
+BENCH_SCALE_APP_QUERIES = 32                  # concurrent UI queries sent to each of those instances
 BENCH_SCALE_APP_SYMBOLS = 5_000               # the expansion those instances follow
 BENCH_SCALE_WORKERS = (1, 2, 4)               # `run --workers N` of the whole suite, wall time
 BENCH_SCALE_SYNC_MOVE_SHARE = 0.2             # share of the market whose caps move before each sync
-BENCH_SCALE_FOLLOW_DEADLINE_S = 120.0         # instances' views following an expansion (before the multiplier)
+BENCH_SCALE_FOLLOW_DEADLINE_S = 30.0          # views following an expansion (before the multiplier)
