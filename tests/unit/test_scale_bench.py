@@ -35,7 +35,8 @@ def test_the_plot_is_written(tmp_path):
         "symbols": [{"symbols": n, "expansion_s": n / 1e5, "view_follows_s": None if n > 50_000 else 0.1,
                      "sync_s": n / 5e4, "delivery_p99_ms": 3.0} for n in (1_000, 5_000, 100_000)],
         "workers": [{"workers": w, "wall_s": 100 - 10 * w} for w in (1, 2, 4)],
-        "instances": [{"instances": k, "all_have_it_s": 0.01 * k, "rss_mb_total": 50 * k} for k in (1, 4, 8)],
+        "instances": [{"instances": k, "rss_mb_total": 50 * k, "db_connections": 9 * k}
+                      for k in (1, 4, 8)],
     }
     plot(figures, tmp_path / "scale.png")
     assert (tmp_path / "scale.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -230,14 +230,18 @@ def plot(figures: dict, path: Path) -> None:
     inst = figures["instances"]
     ax = axes[2]
     ks = [r["instances"] for r in inst]
-    ax.plot(ks, [r["all_have_it_s"] for r in inst], marker="o", label="all instances have it (s)")
-    ax.set(title=f"TickStockApp instances, {M.BENCH_SCALE_APP_SYMBOLS:,}-symbol expansion",
-           xlabel="instances", ylabel="seconds")
+    conns = [r["db_connections"] for r in inst]
+    ax.plot(ks, conns, marker="o", label="database connections (measured)")
+    per = conns[-1] / ks[-1]
+    ax.plot([ks[-1], 50], [conns[-1], per * 50], "b:", label=f"at {per:.0f} per instance")
+    ax.axhline(100, color="grey", linestyle="--", label="PostgreSQL's default max_connections")
+    ax.set(title="TickStockApp instances after concurrent UI queries", xlabel="instances",
+           ylabel="database connections")
     ax3 = ax.twinx()
     ax3.plot(ks, [r["rss_mb_total"] for r in inst], "r--", marker="s", label="resident memory, all (MB)")
     ax3.set_ylabel("MB")
-    ax.legend(loc="upper left")
-    ax3.legend(loc="lower right")
+    ax.legend(loc="upper left", fontsize="small")
+    ax3.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -253,7 +257,8 @@ def bench_scale(settings: Settings) -> int:
     for symbols in M.BENCH_SCALE_SYMBOLS:
         r = measure_symbols(settings, symbols)
         figures["symbols"].append(r)
-        view = (f"view follows {r['view_follows_s']:.2f} s after it" if r["view_follows_s"] is not None
+        view = (f"view follows {r['view_follows_s']:.2f} s after it ({r['app_dead_letters']} dead letters)"
+                if r["view_follows_s"] is not None
                 else f"view does NOT follow ({r['view_problem_count']} problems, e.g. "
                      f"{r['view_problems'][:1]}; {r['app_dead_letters']} dead letters)")
         print(f"  {symbols:>6} symbols ({r['themes']} themes, {r['messages']} messages, largest "
