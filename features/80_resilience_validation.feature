@@ -144,6 +144,21 @@ Feature: Resilience validation
     And at least 10 operations were in flight at the same time
     And the latency distribution of each kind of operation and of all of them is in the evidence
 
+  # The same mix as distributed load from Locust 2.47, in processes of its own: a master and two worker
+  # processes on this machine (remote workers: see the README). Each user is one kind of operation and
+  # reports every request through Locust's events; the scenario reads Locust's statistics (its counts
+  # and failure table) and the workers' log of each request's start and duration, and judges them as
+  # the set above is judged.
+  @resilience @load @database @redis @locust @runs_alone
+  @checklist:RES-2 @scenario:res-concurrent-operations-locust
+  Scenario: 10+ simultaneous operations from Locust's users on a master and two workers all complete without an error
+    Given the ETF universe manager has expanded all themes
+    And TickStockApp running against the test database and Redis
+    When Locust drives 12 users of ETF universe queries, universe updates, TickStockApp HTTP queries and producer expansions for 10 seconds from a master and 2 workers
+    Then Locust counted every request of every kind as successful
+    And at least 10 of Locust's requests were in flight at the same time
+    And the latency distribution of each kind of Locust's requests is in the evidence
+
   # The spec's "performance under memory/CPU/disk limitations", judged with RES-2 (it is the success of
   # simultaneous operations, not resource use, that is measured). The producer's commands start through
   # a trampoline that lowers their priority, pins them to one core and caps their address space and

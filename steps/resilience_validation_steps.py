@@ -298,6 +298,41 @@ def step_res_latencies(context):
     no_problems([] if ops.results else ["no operation ran"], "the operations' latencies")
 
 
+@when("Locust drives {users:LocustUsers} users of ETF universe queries, universe updates, TickStockApp HTTP "
+      "queries and producer expansions for {seconds:LocustSeconds} seconds from a master and "
+      "{workers:LocustWorkers} workers")
+def step_res_locust_load(context, users, seconds, workers):
+    report = context.state.distributed_load.run(tickstock_app_for(context.state.system), int(users),
+                                                int(seconds), int(workers))
+    for kind, s in report.stats.items():
+        evidence.record(f"Locust: {kind} requests", s.requests, "requests", higher_is_better=True,
+                        note=f"{s.failures} failed; Locust's p50 {s.p50_ms:g} ms, p95 {s.p95_ms:g} ms, "
+                             f"p99 {s.p99_ms:g} ms, max {s.max_ms:.0f} ms")
+
+
+@then("Locust counted every request of every kind as successful")
+def step_res_locust_no_errors(context):
+    no_problems(context.state.distributed_load.error_problems(), "Locust's load")
+
+
+@then("at least {operations:ConcurrentOperations} of Locust's requests were in flight at the same time")
+def step_res_locust_in_flight(context, operations):
+    load = context.state.distributed_load
+    evidence.record("peak Locust requests in flight", res_concurrency.peak_in_flight(load.report.requests),
+                    "requests", higher_is_better=True,
+                    note=f"swept from {len(load.report.requests)} requests' start and duration; "
+                         f"spec: {operations}+ simultaneous operations")
+    no_problems(load.in_flight_problems(operations), f"{operations}+ simultaneous operations under Locust")
+
+
+@then("the latency distribution of each kind of Locust's requests is in the evidence")
+def step_res_locust_latencies(context):
+    latencies = context.state.distributed_load.latencies()
+    for kind, ms in latencies.items():
+        evidence.record_distribution(f"Locust requests latency: {kind}", ms, "ms", judged_by="p99")
+    no_problems([] if latencies else ["Locust logged no request"], "Locust's latencies")
+
+
 @given("the producer's processes constrained to a low priority, one CPU core and capped address space "
        "and file size, with TickStockApp pinned to that core")
 def step_res_constrain(context):

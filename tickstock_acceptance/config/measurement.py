@@ -254,3 +254,10 @@ BENCH_SCALE_APP_SYMBOLS = 5_000               # the expansion those instances fo
 BENCH_SCALE_WORKERS = (1, 2, 4)               # `run --workers N` of the whole suite, wall time
 BENCH_SCALE_SYNC_MOVE_SHARE = 0.2             # share of the market whose caps move before each sync
 BENCH_SCALE_FOLLOW_DEADLINE_S = 30.0          # views following an expansion (before the multiplier)
+
+# RES-2's load from Locust (sut/locust_load.py, sut/locust_users.py): a master and worker processes.
+LOCUST_USERS = 12     # 4 TickStockApp HTTP, 4 ETF universe query, 2 universe update, 2 expansion users
+LOCUST_SECONDS = 10   # how long the users run
+LOCUST_WORKERS = 2    # Locust worker processes beside the master
+LOCUST_START_S = 30.0  # the master sees its workers (before the multiplier)
+LOCUST_STOP_S = 20.0   # users stop and the processes end after the run time

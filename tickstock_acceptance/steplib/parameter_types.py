@@ -272,6 +272,11 @@ def _register_sync_types() -> None:
         SlowSeconds=_measured("how long the link stays slow, s", M.LINK_SLOW_S,
                               "config/measurement.py LINK_SLOW_S"),
         LinkServer=parse_link_server,
+        LocustUsers=_measured("Locust's users", M.LOCUST_USERS, "config/measurement.py LOCUST_USERS"),
+        LocustSeconds=_measured("how long Locust's users run, s", M.LOCUST_SECONDS,
+                                "config/measurement.py LOCUST_SECONDS"),
+        LocustWorkers=_measured("Locust's worker processes", M.LOCUST_WORKERS,
+                                "config/measurement.py LOCUST_WORKERS"),
     )
 
 

@@ -25,6 +25,7 @@ from tickstock_acceptance.checks.perf.realtime import RealtimeUnderLoad
 from tickstock_acceptance.checks.redis.overflow import HighFrequencyUpdates
 from tickstock_acceptance.checks.redis.persistence import MessagePersistence
 from tickstock_acceptance.checks.resilience.concurrency import ConstrainedOperations, MixedOperations
+from tickstock_acceptance.checks.resilience.distributed_load import DistributedLoad
 from tickstock_acceptance.checks.resilience.isolation import ErrorIsolation
 from tickstock_acceptance.checks.resilience.link_faults import LinkFaults
 from tickstock_acceptance.checks.resilience.recovery import DatabaseRecovery, RedisRecovery
@@ -90,6 +91,7 @@ class ScenarioState:
     _mixed_operations: MixedOperations | None = None             # RES-2: simultaneous operations
     _constrained: ConstrainedOperations | None = None             # RES-2: success under constraints
     _memory_stress: MemoryUnderStress | None = None               # RES-3: memory and CPU under stress
+    _distributed_load: DistributedLoad | None = None              # RES-2: the mix from Locust
     _closers: list[Callable[[], object]] = field(default_factory=list)
 
     def on_close(self, closer: Callable[[], object]) -> None:
@@ -193,6 +195,13 @@ class ScenarioState:
             self._constrained = ConstrainedOperations(self.system)
             self.on_close(self._constrained.close)
         return self._constrained
+
+    @property
+    def distributed_load(self) -> DistributedLoad:
+        if self._distributed_load is None:
+            self._distributed_load = DistributedLoad(self.system)
+            self.on_close(self._distributed_load.close)
+        return self._distributed_load
 
     @property
     def memory_stress(self) -> MemoryUnderStress:
