@@ -1,7 +1,9 @@
 """The app's configuration: ``TICKSTOCK_APP_*`` environment variables (never the command line).
 
 ``DB_HOST``, ``DB_PORT``, ``DB_NAME``, ``DB_USER``, ``DB_PASSWORD``, ``REDIS_HOST``,
-``REDIS_PORT``, ``REDIS_DB`` (default 14, the flows database, where the producer's streams live).
+``REDIS_PORT``, ``REDIS_DB`` (default 14, the flows database, where the producer's streams live),
+``CHANNEL_PREFIX`` (a namespace before every channel, stream and dead-letter stream name, the
+producer's ``TICKSTOCK_PL_CHANNEL_PREFIX``, e.g. ``w1.``; empty, the default: the spec's names).
 The password is read from the environment only and never printed: ``repr`` leaves it out.
 """
 
@@ -16,6 +18,7 @@ ENV_PREFIX = "TICKSTOCK_APP_"
 REDIS_DB_FLOWS = 14  # contract/messaging.json redis_databases.flows
 DEFAULT_INSTANCE = "main"
 INSTANCE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+CHANNEL_PREFIX_PATTERN = re.compile(r"^[a-z0-9_]{1,32}[.:]$")
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class AppConfig:
     redis_host: str = "localhost"
     redis_port: int = 6379
     redis_db: int = REDIS_DB_FLOWS
+    channel_prefix: str = ""
     instance: str = DEFAULT_INSTANCE  # from --instance: consumer name and Redis client name suffix
 
     @classmethod
@@ -64,6 +68,9 @@ class AppConfig:
             value = getattr(self, name)
             if not value.strip() or any(c in value for c in "\r\n\0"):
                 raise ValueError(f"{ENV_PREFIX}{name.upper()} must be a non-empty single line")
+        if self.channel_prefix and not CHANNEL_PREFIX_PATTERN.match(self.channel_prefix):
+            raise ValueError(f"{ENV_PREFIX}CHANNEL_PREFIX must be up to 32 of a-z, 0-9, _ ending in '.' "
+                             f"or ':' (e.g. w1.), got {self.channel_prefix!r}")
         if not INSTANCE_PATTERN.match(self.instance):
             raise ValueError(f"--instance must be 1-64 characters of letters, digits, '_', '.', '-', "
                              f"got {self.instance!r}")

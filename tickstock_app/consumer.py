@@ -247,8 +247,9 @@ def dead_letter_fields(channel: str, reason: str, payload: bytes | str) -> dict[
 class DeadLetters:
     """Writes dead letters to ``tickstock_app:dead_letters``; keeps them while Redis is down."""
 
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis, stream: str = DEAD_LETTER_STREAM) -> None:
         self.client = client
+        self.stream = stream
         self.count = 0
         self.backlog: deque[dict] = deque(maxlen=DEAD_LETTER_BACKLOG)
         self._lock: asyncio.Lock | None = None
@@ -267,7 +268,7 @@ class DeadLetters:
         async with self._lock:
             while self.backlog:
                 try:
-                    await self.client.xadd(DEAD_LETTER_STREAM, self.backlog[0], maxlen=DEAD_LETTER_MAXLEN,
+                    await self.client.xadd(self.stream, self.backlog[0], maxlen=DEAD_LETTER_MAXLEN,
                                            approximate=True)
                 except (RedisError, OSError):
                     return  # kept; written when Redis answers again (the health loop calls flush)
@@ -304,10 +305,13 @@ class Consumer:
         self.hub = hub
         self.database_up = database_up
         self.client = redis_client(config)
-        self.dead_letters = DeadLetters(self.client)
+        self.dead_letters = DeadLetters(self.client, config.channel_prefix + DEAD_LETTER_STREAM)
         self.view = View()
-        self.channels = sorted(set(contract_channels().values()))
-        self.stream = stream_prefix() + contract_channels()[UNIVERSE_CHANNEL_KEY]
+        # The contract's names in the configured channel namespace (TICKSTOCK_APP_CHANNEL_PREFIX, the
+        # producer's namespace; empty: the spec's names).
+        prefix = config.channel_prefix
+        self.channels = sorted({prefix + c for c in contract_channels().values()})
+        self.stream = stream_prefix() + prefix + contract_channels()[UNIVERSE_CHANNEL_KEY]
         self.consumed = 0
         self.acked = 0
         self.last_notification_at: str | None = None

@@ -105,7 +105,7 @@ import psycopg2
 import redis
 from psycopg2.extras import Json, execute_values
 
-from .events import EventPublisher, now_iso, schema_errors
+from .events import EventPublisher, namespaced_stream, now_iso, schema_errors
 from .market import REFERENCE, tier_of
 
 CONTRACT_DIR = Path(__file__).resolve().parents[1] / "contract"
@@ -271,6 +271,10 @@ class CacheSynchronizer:
         self.publisher = publisher
         self.universe_prefix = universe_prefix
         self.symbol_prefix = symbol_prefix
+        # the signal streams in the publisher's channel namespace (the spec's names without one)
+        prefix = getattr(publisher, "channel_prefix", "")
+        self.eod_stream = namespaced_stream(EOD_STREAM, prefix)
+        self.automation_stream = namespaced_stream(AUTOMATION_STREAM, prefix)
         self._conn = None
         self._check_pending = True
 
@@ -302,7 +306,7 @@ class CacheSynchronizer:
 
     def setup(self) -> None:
         """XGROUP CREATE on the EOD and the automation stream (id 0, MKSTREAM; BUSYGROUP ignored)."""
-        for stream, group in ((EOD_STREAM, GROUP), (AUTOMATION_STREAM, IPO_GROUP)):
+        for stream, group in ((self.eod_stream, GROUP), (self.automation_stream, IPO_GROUP)):
             try:
                 self.client.xgroup_create(stream, group, id="0", mkstream=True)
             except redis.ResponseError as exc:
@@ -326,11 +330,11 @@ class CacheSynchronizer:
     def next_signal(self, block_ms: int = BLOCK_MS) -> Signal | None:
         """The next EOD signal: own pending entries first, then a new one (waiting up to block_ms)."""
         if self._check_pending:
-            entries = self._readgroup(EOD_STREAM, GROUP, "0", 1)
+            entries = self._readgroup(self.eod_stream, GROUP, "0", 1)
             if entries:
                 return self.parse_signal(*entries[0])
             self._check_pending = False
-        entries = self._readgroup(EOD_STREAM, GROUP, ">", 1, block_ms)
+        entries = self._readgroup(self.eod_stream, GROUP, ">", 1, block_ms)
         return self.parse_signal(*entries[0]) if entries else None
 
     @staticmethod
@@ -354,7 +358,7 @@ class CacheSynchronizer:
         return Signal(stream_id, message, "; ".join(problems) if problems else None)
 
     def ack_signal(self, signal: Signal) -> None:
-        self.client.xack(EOD_STREAM, GROUP, signal.stream_id)
+        self.client.xack(self.eod_stream, GROUP, signal.stream_id)
 
     def handle(self, signal: Signal) -> dict:
         """Handle one signal and acknowledge it; the event line the service prints."""
@@ -457,7 +461,7 @@ class CacheSynchronizer:
 
     def after_commit(self, task: str, ctx: SyncContext, out: TaskOutput) -> None:
         if out.ack_ids:
-            self.client.xack(AUTOMATION_STREAM, IPO_GROUP, *out.ack_ids)
+            self.client.xack(self.automation_stream, IPO_GROUP, *out.ack_ids)
         other = []
         for event_type, data in out.notices:
             if event_type == "ipo_assignment":
@@ -622,7 +626,7 @@ class CacheSynchronizer:
         seen: dict[str, dict | None] = {}
         for start in ("0", ">"):
             while True:
-                entries = self._readgroup(AUTOMATION_STREAM, IPO_GROUP, start, IPO_READ_COUNT)
+                entries = self._readgroup(self.automation_stream, IPO_GROUP, start, IPO_READ_COUNT)
                 for entry_id, fields in entries:
                     raw = (fields or {}).get(b"data", (fields or {}).get("data"))
                     message = None

@@ -35,7 +35,8 @@ Commands:
 
 ``--json`` prints one JSON document for programs (the last stdout line). Connection settings come
 from ``TICKSTOCK_PL_*`` environment variables (DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD,
-REDIS_HOST, REDIS_PORT, REDIS_DB).
+REDIS_HOST, REDIS_PORT, REDIS_DB, and CHANNEL_PREFIX: a namespace before every channel and stream
+name, empty by default: the spec's names).
 
 Exit codes: 0 success; 1 the command ran but found a problem (a failed theme, an invalid member,
 an error while detecting or processing); 2 bad arguments or configuration (one line on stderr,

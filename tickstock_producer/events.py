@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import socket
 import threading
 import uuid
@@ -104,6 +105,22 @@ def stream_key(channel: str) -> str:
     return STREAM_PREFIX + channel
 
 
+CHANNEL_PREFIX_PATTERN = re.compile(r"^[a-z0-9_]{1,32}[.:]$")
+
+
+def check_channel_prefix(prefix: str) -> str:
+    """A channel namespace: empty (the spec's names) or up to 32 of a-z 0-9 _ ending in '.' or ':'."""
+    if prefix and not CHANNEL_PREFIX_PATTERN.match(prefix):
+        raise ValueError(f"channel prefix {prefix!r}: give up to 32 of a-z, 0-9, _ ending in '.' or ':' "
+                         f"(e.g. w1.), or nothing for the spec's channel names")
+    return prefix
+
+
+def namespaced_stream(key: str, prefix: str) -> str:
+    """The stream of a channel in a namespace: ``stream:<channel>`` becomes ``stream:<prefix><channel>``."""
+    return STREAM_PREFIX + prefix + key[len(STREAM_PREFIX):] if prefix else key
+
+
 def channels_of(event_type: str) -> tuple[str, ...]:
     """Every channel an event type is published on: its primary channel first (KeyError if unknown)."""
     return (EVENT_CHANNELS[event_type], *ALSO_PUBLISHED_ON.get(event_type, ()))
@@ -163,9 +180,13 @@ class Published:
 class EventPublisher:
     """Publishes schema-valid events for one producer instance (thread-safe)."""
 
-    def __init__(self, client: redis.Redis, service: str, producer_id: str | None = None) -> None:
+    def __init__(self, client: redis.Redis, service: str, producer_id: str | None = None,
+                 channel_prefix: str = "") -> None:
         self.client = client
         self.service = service
+        # A namespace before every channel (and so every stream) name: two runs, or a run and a staging
+        # TickStockApp, on one Redis server do not hear each other (pub-sub ignores the logical database).
+        self.channel_prefix = check_channel_prefix(channel_prefix)
         self.producer_id = producer_id or (
             f"{service}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
         self._sequence = itertools.count(1)
@@ -205,6 +226,7 @@ class EventPublisher:
         channel = EVENT_CHANNELS.get(event_type)
         if channel is None:
             raise InvalidEvent(f"unknown event type {event_type!r}")
+        channel = self.channel_prefix + channel
         with self._lock:  # sequence order == publish order
             message = self.build(event_type, data)
             message["sequence"] = next(self._sequence)
@@ -212,7 +234,7 @@ class EventPublisher:
             self.validate(message)
             message["timestamp"] = now_iso()  # the publish time, after the validation cost
             payload = json.dumps(message, separators=(",", ":"))
-            extra = ALSO_PUBLISHED_ON.get(event_type, ())
+            extra = tuple(self.channel_prefix + c for c in ALSO_PUBLISHED_ON.get(event_type, ()))
             try:
                 if extra:  # the same message on every channel, in one MULTI/EXEC
                     results = self.send_many([(c, payload) for c in (channel, *extra)])
@@ -244,7 +266,7 @@ class EventPublisher:
             channel = EVENT_CHANNELS.get(event_type)
             if channel is None:
                 raise InvalidEvent(f"unknown event type {event_type!r}")
-            channels.append(channel)
+            channels.append(self.channel_prefix + channel)
         with self._lock:
             messages = [self.build(event_type, data) for event_type, data in events]
             stamp = now_iso()
@@ -259,7 +281,8 @@ class EventPublisher:
             items, spans = [], []
             for channel, message in zip(channels, messages, strict=True):
                 payload = json.dumps(message, separators=(",", ":"))
-                targets = (channel, *ALSO_PUBLISHED_ON.get(message["event_type"], ()))
+                targets = (channel, *(self.channel_prefix + c
+                                      for c in ALSO_PUBLISHED_ON.get(message["event_type"], ())))
                 spans.append((len(items), targets))
                 items.extend((c, payload) for c in targets)
             try:

@@ -31,7 +31,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from .etf_universe import EtfUniverseManager, Theme, load_source
-from .events import CHANNELS, REDIS_DB_FLOWS, EventPublisher
+from .events import CHANNELS, REDIS_DB_FLOWS, EventPublisher, check_channel_prefix
 from .historical_loader import HistoricalLoader
 
 ENV_PREFIX = "TICKSTOCK_PL_"
@@ -48,6 +48,9 @@ class ProducerConfig:
     redis_host: str = "localhost"
     redis_port: int = 6379
     redis_db: int = REDIS_DB_FLOWS
+    # ``TICKSTOCK_PL_CHANNEL_PREFIX``: a namespace before every channel and stream name (e.g. ``w1.``);
+    # empty (the default) keeps the spec's channel names.
+    channel_prefix: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ProducerConfig:
@@ -57,7 +60,9 @@ class ProducerConfig:
             raw = environ.get(ENV_PREFIX + f.name.upper())
             if raw is not None and raw != "":
                 values[f.name] = int(raw) if f.type == "int" else raw
-        return cls(**values)
+        config = cls(**values)
+        check_channel_prefix(config.channel_prefix)
+        return config
 
     def to_env(self) -> dict[str, str]:
         return {ENV_PREFIX + f.name.upper(): str(getattr(self, f.name))
@@ -91,7 +96,11 @@ class Producer:
 
     # Variants override the factories below.
     def make_publisher(self) -> EventPublisher:
-        return EventPublisher(self.redis, "tickstock_pl.etf_universe_manager")
+        return self.event_publisher("tickstock_pl.etf_universe_manager")
+
+    def event_publisher(self, service: str) -> EventPublisher:
+        """A publisher for one of this producer's services, in its channel namespace."""
+        return EventPublisher(self.redis, service, channel_prefix=self.config.channel_prefix)
 
     def make_etf_manager(self, source: dict[str, Theme] | None) -> EtfUniverseManager:
         return EtfUniverseManager(self.connect, self.publisher,
@@ -103,12 +112,12 @@ class Producer:
     def make_pattern_detector(self):
         from .patterns import PatternDetector
 
-        return PatternDetector(self.connect, EventPublisher(self.redis, "tickstock_pl.pattern_detector"))
+        return PatternDetector(self.connect, self.event_publisher("tickstock_pl.pattern_detector"))
 
     def make_tick_processor(self, threshold_step: float):
         from .realtime import TickProcessor
 
-        return TickProcessor(self.tick_redis(), EventPublisher(self.redis, "tickstock_pl.tick_processor"),
+        return TickProcessor(self.tick_redis(), self.event_publisher("tickstock_pl.tick_processor"),
                              threshold_step)
 
     synchronizer_class = None  # a variant's CacheSynchronizer subclass (default: the reference)
@@ -117,18 +126,18 @@ class Producer:
         from .cache_sync import SERVICE, CacheSynchronizer
 
         cls = self.synchronizer_class or CacheSynchronizer
-        return cls(self.connect, self.redis, EventPublisher(self.redis, SERVICE), universe_prefix,
+        return cls(self.connect, self.redis, self.event_publisher(SERVICE), universe_prefix,
                    symbol_prefix)
 
     def make_eod_job(self):
         from .automation import EOD_SERVICE, EodJob
 
-        return EodJob(self.connect, EventPublisher(self.redis, EOD_SERVICE))
+        return EodJob(self.connect, self.event_publisher(EOD_SERVICE))
 
     def make_ipo_monitor(self):
         from .automation import IPO_SERVICE, IpoMonitor
 
-        return IpoMonitor(self.connect, EventPublisher(self.redis, IPO_SERVICE))
+        return IpoMonitor(self.connect, self.event_publisher(IPO_SERVICE))
 
     def tick_redis(self) -> redis.Redis:
         """A Redis client of its own for reading the tick stream: XREAD BLOCK waits on the socket,
@@ -140,8 +149,8 @@ class Producer:
         return client
 
     def channels(self) -> dict[str, str]:
-        """The pub-sub channels this producer is configured with (name → channel)."""
-        return dict(CHANNELS)
+        """The pub-sub channels this producer is configured with (name → channel), in its namespace."""
+        return {name: self.config.channel_prefix + channel for name, channel in CHANNELS.items()}
 
     def close(self) -> None:
         for client in self._extra_clients:

@@ -160,8 +160,8 @@ class FakeDatabase:
 
 
 class RecordingConsumer(Consumer):
-    def __init__(self, database) -> None:
-        super().__init__(AppConfig(), database, Hub())
+    def __init__(self, database, config: AppConfig | None = None) -> None:
+        super().__init__(config or AppConfig(), database, Hub())
         self.dead: list[tuple[str, str]] = []
 
     async def handle_invalid(self, channel, reason, raw):
@@ -216,7 +216,21 @@ def test_config_from_environment_hides_the_password():
     assert AppConfig.from_env({}).redis_db == 14
 
 
+def test_a_channel_namespace_prefixes_every_channel_stream_and_the_dead_letters():
+    config = AppConfig.from_env({"TICKSTOCK_APP_CHANNEL_PREFIX": "w1."})
+    consumer = RecordingConsumer(FakeDatabase(), config=config)
+    assert consumer.channels == sorted("w1." + c for c in contract_channels().values())
+    assert consumer.stream == "stream:w1.tickstock.universe.updated"
+    assert consumer.dead_letters.stream == "w1.tickstock_app:dead_letters"
+    plain = RecordingConsumer(FakeDatabase())
+    assert plain.stream == "stream:tickstock.universe.updated"
+    assert plain.dead_letters.stream == "tickstock_app:dead_letters"
+    asyncio.run(consumer.client.aclose())
+    asyncio.run(plain.client.aclose())
+
+
 @pytest.mark.parametrize("env, fragment", [
+    ({"TICKSTOCK_APP_CHANNEL_PREFIX": "W1"}, "TICKSTOCK_APP_CHANNEL_PREFIX must be"),
     ({"TICKSTOCK_APP_DB_PORT": "abc"}, "TICKSTOCK_APP_DB_PORT must be an integer"),
     ({"TICKSTOCK_APP_REDIS_PORT": "70000"}, "TICKSTOCK_APP_REDIS_PORT must be a port"),
     ({"TICKSTOCK_APP_REDIS_DB": "16"}, "TICKSTOCK_APP_REDIS_DB must be 0-15"),

@@ -125,6 +125,34 @@ def test_publisher_publishes_and_persists_ordered_unique_messages(redis_server):
     assert r.xlen(events.stream_key(events.CHANNEL_UNIVERSE_UPDATED)) == 20
 
 
+def test_a_publisher_in_a_namespace_is_heard_only_there(redis_server):
+    """TICKSTOCK_PL_CHANNEL_PREFIX: every channel and stream in the namespace; the spec's stay silent."""
+    import redis
+
+    from tickstock_producer.facade import ProducerConfig
+
+    r = redis.Redis(host=redis_server.host, port=redis_server.port, db=14, decode_responses=True)
+    ps = r.pubsub()
+    ps.psubscribe("*")
+    assert ps.get_message(timeout=2)["type"] == "psubscribe"
+    plain_stream = events.stream_key(events.CHANNEL_UNIVERSE_UPDATED)
+    plain_before = r.xlen(plain_stream)
+    pub = events.EventPublisher(r, "test_service", channel_prefix="w1.")
+    data = {"theme": "bonds", "symbol_count": 3, "action": "created", "cache_key": "etf_bonds"}
+    sent = pub.publish("theme_updated", data)
+    message = ps.get_message(timeout=2)
+    assert (sent.channel, message["channel"]) == ("w1.tickstock.universe.updated",) * 2
+    assert r.xlen("stream:w1.tickstock.universe.updated") == 1
+    assert r.xlen(plain_stream) == plain_before and ps.get_message(timeout=0.2) is None
+    eod = "stream:tickstock.eod.completion"
+    assert events.namespaced_stream(eod, "w1.") == "stream:w1.tickstock.eod.completion"
+    assert events.namespaced_stream(eod, "") == eod
+    for bad in ("W1.", "w1", "a b.", "x" * 40 + "."):
+        with pytest.raises(ValueError, match="channel prefix"):
+            ProducerConfig.from_env({"TICKSTOCK_PL_CHANNEL_PREFIX": bad})
+    assert ProducerConfig.from_env({}).channel_prefix == ""
+
+
 class _RedisOnly:
     """Just enough of AcceptanceSystem for a consumer-side observer on a test Redis."""
 
