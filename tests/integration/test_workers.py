@@ -4,10 +4,16 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 
+import psutil
 import pytest
 
-from tests.conftest import leftovers_since, run_cli, run_dirs, signoff_items
+from tests.conftest import ROOT, cli_env, leftovers_since, run_cli, run_dir_owner, run_dirs, signoff_items
+from tickstock_acceptance.core.waiting import wait_until
 from tickstock_acceptance.reporting.results import load_results
 
 # ETF-4 (10_etf_universe_expansion: worker 1), DB-1 (40_database_integration: worker 2) and PERF-2
@@ -70,3 +76,27 @@ def test_workers_refuse_an_external_target(tmp_path):
     assert result.returncode == 2
     assert "--workers needs embedded mode" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_stops_every_worker_and_the_servers_they_started(tmp_path):
+    """A terminal's Ctrl-C reaches the workers too (one process group): each stops its servers."""
+    before = run_dirs()
+    argv = [sys.executable, "-m", "tickstock_acceptance", "run", "--workers", "2", "--no-report"]
+    proc = subprocess.Popen(argv, cwd=ROOT, env=cli_env({"TICKSTOCK_REPORTS_DIR": str(tmp_path)}),
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        def both_workers_own_servers():
+            kids = {p.pid for p in psutil.Process(proc.pid).children(recursive=True)}
+            return len([d for d in run_dirs() - before if run_dir_owner(d) in kids]) >= 2
+
+        wait_until(both_workers_own_servers, 60, "both workers' embedded servers running")
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=90)
+        assert proc.returncode != 0
+        assert "Traceback" not in err, err[-2000:]
+        wait_until(lambda: leftovers_since(before) == [], 15, "no server or run directory left behind")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
