@@ -39,6 +39,7 @@ from pathlib import Path
 
 import redis
 from jsonschema import Draft202012Validator
+from redis.cluster import RedisCluster
 from referencing import Registry, Resource
 
 # The JSON Schemas are the contract's (``contract/schemas``, owned by the acceptance suite); the
@@ -305,9 +306,18 @@ class EventPublisher:
         if errors:
             raise InvalidEvent(f"{message['event_type']} does not match its schema: {'; '.join(errors)}")
 
+    def transaction(self, key: str):
+        """A MULTI/EXEC pipeline where ``key`` lives: on one server the client's own; on a Redis Cluster
+        a plain connection to the node owning ``key``'s slot (redis-py's cluster pipeline refuses
+        PUBLISH, and a PUBLISH on any node reaches subscribers on every node)."""
+        client = self.client
+        if isinstance(client, RedisCluster):
+            client = client.get_redis_connection(client.get_node_from_key(key))
+        return client.pipeline(transaction=True)
+
     def send(self, channel: str, payload: str) -> tuple[int, str]:
         """PUBLISH for live subscribers and XADD (bounded) for offline ones, atomically."""
-        pipe = self.client.pipeline(transaction=True)
+        pipe = self.transaction(stream_key(channel))
         pipe.publish(channel, payload)
         pipe.xadd(stream_key(channel), {"data": payload}, maxlen=STREAM_MAXLEN, approximate=True)
         receivers, stream_id = pipe.execute()
@@ -319,11 +329,19 @@ class EventPublisher:
         A publisher whose ``send`` is overridden (a variant that changes how one message is
         delivered) gets its own ``send`` per message here, so the override holds for batches too.
         """
-        if type(self).send is not EventPublisher.send:
+        if type(self).send is not EventPublisher.send or not self._one_slot(items):
+            # (on a Redis Cluster, streams in different slots cannot share a MULTI: each message
+            # goes out with its own, PUBLISH + XADD still atomic per channel)
             return [self.send(channel, payload) for channel, payload in items]
-        pipe = self.client.pipeline(transaction=True)
+        pipe = self.transaction(stream_key(items[0][0]))
         for channel, payload in items:
             pipe.publish(channel, payload)
             pipe.xadd(stream_key(channel), {"data": payload}, maxlen=STREAM_MAXLEN, approximate=True)
         replies = pipe.execute()
         return [(int(replies[i]), _entry_id(replies[i + 1])) for i in range(0, len(replies), 2)]
+
+    def _one_slot(self, items: list[tuple[str, str]]) -> bool:
+        """Every stream of ``items`` can be written in one MULTI (always, outside a cluster)."""
+        if not isinstance(self.client, RedisCluster):
+            return True
+        return len({self.client.keyslot(stream_key(channel)) for channel, _ in items}) == 1

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, fields
 import psycopg2
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from .etf_universe import EtfUniverseManager, Theme, load_source
@@ -51,6 +52,9 @@ class ProducerConfig:
     # ``TICKSTOCK_PL_CHANNEL_PREFIX``: a namespace before every channel and stream name (e.g. ``w1.``);
     # empty (the default) keeps the spec's channel names.
     channel_prefix: str = ""
+    # ``TICKSTOCK_PL_REDIS_CLUSTER=1``: REDIS_HOST:REDIS_PORT is a node of a Redis Cluster (redis-py's
+    # RedisCluster finds the others; a cluster has only database 0, so REDIS_DB is not used).
+    redis_cluster: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ProducerConfig:
@@ -80,8 +84,7 @@ class Producer:
         # MULTI/EXEC, not idempotent, so resending it after a lost reply (Redis applied it, then died)
         # would put the message on the stream twice. A send that raises is reported instead (its
         # sequence number is indeterminate) and the caller decides what to do next.
-        self.redis = redis.Redis(host=config.redis_host, port=config.redis_port, db=config.redis_db,
-                                 socket_connect_timeout=3, socket_timeout=10, retry=Retry(NoBackoff(), 0))
+        self.redis = self.redis_client(socket_timeout=10, retry=Retry(NoBackoff(), 0))
         self.publisher = self.make_publisher()
         self.etf_manager = self.make_etf_manager(source)
         self.loader = HistoricalLoader(self.connect)
@@ -142,11 +145,17 @@ class Producer:
     def tick_redis(self) -> redis.Redis:
         """A Redis client of its own for reading the tick stream: XREAD BLOCK waits on the socket,
         so its timeout must be longer than any BLOCK (the facade's client allows 10 s)."""
-        c = self.config
-        client = redis.Redis(host=c.redis_host, port=c.redis_port, db=c.redis_db,
-                             socket_connect_timeout=3, socket_timeout=TICK_SOCKET_TIMEOUT_S)
+        client = self.redis_client(socket_timeout=TICK_SOCKET_TIMEOUT_S)
         self._extra_clients.append(client)
         return client
+
+    def redis_client(self, **options):
+        """A client of the configured Redis: one server (its flows database) or a Redis Cluster."""
+        c = self.config
+        if c.redis_cluster:
+            return RedisCluster(host=c.redis_host, port=c.redis_port, socket_connect_timeout=3, **options)
+        return redis.Redis(host=c.redis_host, port=c.redis_port, db=c.redis_db, socket_connect_timeout=3,
+                           **options)
 
     def channels(self) -> dict[str, str]:
         """The pub-sub channels this producer is configured with (name → channel), in its namespace."""

@@ -16,7 +16,7 @@ TickStockApp variant runs as ``-D tickstock_app=<module>``, a producer variant a
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from functools import cache
 
 import pytest
@@ -269,11 +269,15 @@ def paired_variant_runs(tmp_path_factory) -> dict[str, Future]:
     their tests asks. Each run has its own servers and processes (its leftovers are counted per run);
     the slices' timing-judged scenarios keep wide margins beside a second run (read p95 about 5-15 ms
     against 50 ms, the lock's about 1 s; a reset is noticed in milliseconds, a blackhole in 3 s,
-    against 5 s), so the pairs change no verdict and save more than a minute of the project's tests."""
+    against 5 s), so the pairs change no verdict and save more than a minute of the project's tests.
+    All of them have finished before any of their tests goes on, so no other variant's run (the
+    stalling processor's PERF-3 measurement, say) ever shares the machine with a pair."""
     pool = ThreadPoolExecutor(max_workers=PAIRED_CONCURRENCY)
     try:
-        yield {v: pool.submit(_run_variant, v, tmp_path_factory.mktemp(v.rsplit(".", 1)[-1]))
-               for v in PAIRED}
+        runs = {v: pool.submit(_run_variant, v, tmp_path_factory.mktemp(v.rsplit(".", 1)[-1]))
+                for v in PAIRED}
+        wait(runs.values())
+        yield runs
     finally:
         pool.shutdown(wait=True)
 

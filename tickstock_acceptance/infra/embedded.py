@@ -182,6 +182,20 @@ class RunDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+class SessionTCPExecutor(TCPExecutor):
+    """mirakuru's TCPExecutor, its server started in a new session by ``start_new_session`` instead of
+    ``preexec_fn=os.setsid``: with a ``preexec_fn`` the forked child runs Python's after-fork hooks, and a
+    Ctrl-C arriving in that instant prints an "Exception ignored ... Traceback" from the child into
+    the run's output (seen when Ctrl-C came while Redis was being started)."""
+
+    @property
+    def _popen_kwargs(self) -> dict:
+        kwargs = dict(super()._popen_kwargs)
+        kwargs.pop("preexec_fn", None)
+        kwargs["start_new_session"] = True
+        return kwargs
+
+
 class EmbeddedServer(ABC):
     """A throwaway server on a free port, owned by the run: lifecycle and fault operations.
 
@@ -423,7 +437,7 @@ class EmbeddedPostgres(EmbeddedServer):
         if not self.data.exists():
             self.init()
         log = self._open_log()
-        return TCPExecutor(
+        return SessionTCPExecutor(
             [str(self.bin_dir / "postgres"), "-D", str(self.data), "-p", str(self.port),
              "-k", str(self.base), "-c", f"listen_addresses={self.host}",
              "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200",
@@ -481,7 +495,7 @@ class EmbeddedRedis(EmbeddedServer):
     def _new_executor(self) -> TCPExecutor:
         persistence = (["--appendonly", "yes", "--appendfsync", "always"] if self.durable
                        else ["--appendonly", "no"])
-        return TCPExecutor(
+        return SessionTCPExecutor(
             [self.binary, "--port", str(self.port), "--bind", self.host, "--save", "",
              "--dir", str(self.base), "--databases", "16", "--protected-mode", "no",
              "--logfile", str(self.log_path), "--daemonize", "no", *persistence],
@@ -501,6 +515,76 @@ class EmbeddedRedis(EmbeddedServer):
             if part.startswith("v="):
                 return part[2:]
         return "?"
+
+
+class EmbeddedRedisClusterNode(EmbeddedRedis):
+    """One node of ``EmbeddedRedisCluster``: cluster mode on, its bus on a port of its own (the
+    default, port + 10000, can exceed 65535 for a random port)."""
+
+    kind = "Redis cluster node"
+
+    def __init__(self, base: Path, start_timeout_s: float | None = None) -> None:
+        EmbeddedServer.__init__(self, base, base / "redis.log", start_timeout_s)
+        self.binary = find_redis_server()
+        self.base.mkdir(parents=True, exist_ok=True)
+        self.durable = False
+        self.bus_port = port_for.select_random(exclude_ports=[self.port])
+
+    def _new_executor(self) -> TCPExecutor:
+        return SessionTCPExecutor(
+            [self.binary, "--port", str(self.port), "--bind", self.host, "--save", "", "--appendonly", "no",
+             "--dir", str(self.base), "--protected-mode", "no", "--logfile", str(self.log_path),
+             "--daemonize", "no", "--cluster-enabled", "yes", "--cluster-port", str(self.bus_port),
+             "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"],
+            host=self.host, port=self.port, timeout=self.start_timeout_s,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=str(self.base))
+
+
+class EmbeddedRedisCluster:
+    """A throwaway Redis Cluster of ``size`` primaries (no replicas) owned by the caller: the nodes
+    meet each other (CLUSTER MEET) and share the 16,384 slots in even ranges (CLUSTER ADDSLOTSRANGE);
+    ``start`` returns once every node reports ``cluster_state:ok``. For the project's tests of the
+    Redis message flows against a cluster (redis-py's ``RedisCluster`` starts from ``startup_nodes``)."""
+
+    SLOTS = 16384
+
+    def __init__(self, run_dir: Path, size: int = 3, start_timeout_s: float | None = None) -> None:
+        self.nodes = [EmbeddedRedisClusterNode(run_dir / "redis-cluster" / f"node-{i}", start_timeout_s)
+                      for i in range(size)]
+
+    def start(self) -> EmbeddedRedisCluster:
+        import redis
+
+        try:
+            for node in self.nodes:
+                node.start()
+            clients = [redis.Redis(host=n.host, port=n.port, socket_timeout=5) for n in self.nodes]
+            share = self.SLOTS // len(self.nodes)
+            for i, client in enumerate(clients):
+                last = self.SLOTS - 1 if i == len(clients) - 1 else (i + 1) * share - 1
+                client.execute_command("CLUSTER", "ADDSLOTSRANGE", i * share, last)
+            for node in self.nodes[1:]:
+                clients[0].execute_command("CLUSTER", "MEET", node.host, node.port, node.bus_port)
+
+            def every_node_ok() -> bool:
+                return all(c.execute_command("CLUSTER", "INFO").decode().startswith("cluster_state:ok")
+                           for c in clients)
+
+            wait_until(every_node_ok, M.deadline(M.SERVER_START_DEADLINE_S), "the Redis cluster's state ok")
+            for client in clients:
+                client.close()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def startup_nodes(self) -> list[tuple[str, int]]:
+        return [(n.host, n.port) for n in self.nodes]
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.close()
 
 
 def refuse_external(kind: str, verb: str) -> SuiteError:

@@ -1,0 +1,95 @@
+"""A 3-node Redis Cluster (``EmbeddedRedisCluster``) and the producer's publishing against it.
+
+What the cluster work builds on, checked on real nodes: PUBLISH crosses the cluster (a subscriber on
+one node hears a message published through another); redis-py's cluster pipeline refuses PUBLISH, so
+the producer runs its PUBLISH + XADD MULTI on the node owning the stream's slot; streams in different
+slots cannot share one MULTI, so an event sent on two channels goes out with one MULTI per channel.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import redis
+from redis.cluster import ClusterNode, RedisCluster
+
+from tickstock_acceptance.infra.embedded import EmbeddedRedisCluster, RunDir
+from tickstock_producer import events
+from tickstock_producer.facade import Producer, ProducerConfig
+
+THEME = {"theme": "bonds", "symbol_count": 3, "action": "created", "cache_key": "etf_bonds"}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    run_dir = RunDir()
+    try:
+        nodes = EmbeddedRedisCluster(run_dir.path).start()
+        try:
+            yield nodes
+        finally:
+            nodes.close()
+    finally:
+        run_dir.remove()
+
+
+def _client(cluster) -> RedisCluster:
+    return RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in cluster.startup_nodes()],
+                        decode_responses=True)
+
+
+def test_three_primaries_share_every_slot_and_keys_spread_over_them(cluster):
+    rc = _client(cluster)
+    info = rc.cluster_info()
+    assert info["cluster_state"] == "ok" and int(info["cluster_slots_assigned"]) == 16384
+    assert len(rc.get_primaries()) == 3
+    owners = {rc.get_node_from_key(events.stream_key(c)).port for c in events.CHANNELS.values()}
+    assert len(owners) > 1, "the streams all landed on one node"
+    rc.close()
+
+
+def test_the_producers_events_reach_a_subscriber_on_another_node_and_their_streams(cluster):
+    rc = _client(cluster)
+    stream = events.stream_key(events.CHANNEL_UNIVERSE_UPDATED)
+    other = next(n for n in cluster.nodes if n.port != rc.get_node_from_key(stream).port)
+    listener = redis.Redis(host=other.host, port=other.port, decode_responses=True).pubsub()
+    listener.psubscribe("tickstock*")
+    assert listener.get_message(timeout=2)["type"] == "psubscribe"
+    publisher = events.EventPublisher(rc, "test_cluster")
+    sent = [publisher.publish("theme_updated", THEME) for _ in range(5)]
+    heard = [listener.get_message(timeout=2) for _ in sent]
+    assert [json.loads(m["data"])["sequence"] for m in heard] == [1, 2, 3, 4, 5]
+    kept = [json.loads(f["data"])["sequence"] for _id, f in rc.xrange(stream)][-5:]
+    assert kept == [1, 2, 3, 4, 5]
+    assert [s.stream_id for s in sent] == [i for i, _ in rc.xrange(stream)][-5:]
+    # one message on two channels whose streams sit in different slots (daily_sync_complete's): one
+    # MULTI per channel, the message kept on both
+    pair = [events.CHANNEL_CACHE_SYNC_COMPLETE, events.CHANNEL_AUTOMATION]
+    assert len({rc.keyslot(events.stream_key(c)) for c in pair}) == 2
+    replies = publisher.send_many([(c, '{"probe": 1}') for c in pair])
+    assert [rc.xrange(events.stream_key(c))[-1][0] for c in pair] == [r[1] for r in replies]
+    rc.close()
+
+
+def test_redis_py_refuses_publish_in_a_cluster_pipeline(cluster):
+    """Why the producer opens its MULTI on the stream's node (see EventPublisher.transaction)."""
+    rc = _client(cluster)
+    pipe = rc.pipeline(transaction=True)
+    with pytest.raises(redis.exceptions.RedisClusterException, match="publish"):
+        pipe.publish("tickstock.universe.updated", "x")
+    rc.close()
+
+
+def test_the_producer_facade_connects_to_a_cluster_from_its_settings(cluster):
+    host, port = cluster.startup_nodes()[0]
+    config = ProducerConfig.from_env({"TICKSTOCK_PL_REDIS_HOST": host, "TICKSTOCK_PL_REDIS_PORT": str(port),
+                                      "TICKSTOCK_PL_REDIS_CLUSTER": "1"})
+    producer = Producer(config, source={})
+    try:
+        assert isinstance(producer.redis, RedisCluster)
+        assert producer.redis.ping()
+        sent = producer.publisher.publish("theme_updated", THEME)
+        assert sent.stream_id and sent.channel == events.CHANNEL_UNIVERSE_UPDATED
+    finally:
+        producer.close()
