@@ -3,7 +3,8 @@
 ``DB_HOST``, ``DB_PORT``, ``DB_NAME``, ``DB_USER``, ``DB_PASSWORD``, ``REDIS_HOST``,
 ``REDIS_PORT``, ``REDIS_DB`` (default 14, the flows database, where the producer's streams live),
 ``CHANNEL_PREFIX`` (a namespace before every channel, stream and dead-letter stream name, the
-producer's ``TICKSTOCK_PL_CHANNEL_PREFIX``, e.g. ``w1.``; empty, the default: the spec's names).
+producer's ``TICKSTOCK_PL_CHANNEL_PREFIX``, e.g. ``w1.``; empty, the default: the spec's names),
+``REDIS_CLUSTER`` (1: ``REDIS_HOST:REDIS_PORT`` is a node of a Redis Cluster; ``REDIS_DB`` unused).
 The password is read from the environment only and never printed: ``repr`` leaves it out.
 """
 
@@ -32,6 +33,7 @@ class AppConfig:
     redis_port: int = 6379
     redis_db: int = REDIS_DB_FLOWS
     channel_prefix: str = ""
+    redis_cluster: int = 0  # 1: REDIS_HOST:REDIS_PORT is a node of a Redis Cluster (database 0 only)
     instance: str = DEFAULT_INSTANCE  # from --instance: consumer name and Redis client name suffix
 
     @classmethod

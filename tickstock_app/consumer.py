@@ -278,7 +278,14 @@ class DeadLetters:
 # -- the consumer ---------------------------------------------------------------------------------
 
 def redis_client(config: AppConfig) -> aioredis.Redis:
-    """A client named ``tickstock_app.<instance>`` that fails fast (the listeners reconnect)."""
+    """A client named ``tickstock_app.<instance>`` that fails fast (the listeners reconnect); with
+    ``TICKSTOCK_APP_REDIS_CLUSTER=1`` a Redis Cluster client (its pub-sub hears a PUBLISH made on any
+    node; each stream command goes to the node owning the stream's slot)."""
+    if config.redis_cluster:
+        return aioredis.RedisCluster(host=config.redis_host, port=config.redis_port,
+                                     client_name=config.redis_client_name, retry=Retry(NoBackoff(), 0),
+                                     socket_connect_timeout=SOCKET_CONNECT_TIMEOUT_S,
+                                     socket_timeout=SOCKET_TIMEOUT_S, socket_keepalive=True)
     return aioredis.Redis(host=config.redis_host, port=config.redis_port, db=config.redis_db,
                           client_name=config.redis_client_name, retry=Retry(NoBackoff(), 0),
                           socket_connect_timeout=SOCKET_CONNECT_TIMEOUT_S, socket_timeout=SOCKET_TIMEOUT_S,
@@ -364,6 +371,8 @@ class Consumer:
     # -- live: pub-sub ---------------------------------------------------------------------------
 
     async def _listen_pubsub(self, connected: Callable[[], None]) -> None:
+        if isinstance(self.client, aioredis.RedisCluster):
+            await self.client.initialize()  # the slot map first: a cluster pub-sub picks its node from it
         pubsub = self.client.pubsub()
         try:
             await pubsub.subscribe(*self.channels)

@@ -1,4 +1,4 @@
-"""A 3-node Redis Cluster (``EmbeddedRedisCluster``) and the producer's publishing against it.
+"""A 3-node Redis Cluster (``EmbeddedRedisCluster``), the producer's publishing and TickStockApp on it.
 
 What the cluster work builds on, checked on real nodes: PUBLISH crosses the cluster (a subscriber on
 one node hears a message published through another); redis-py's cluster pipeline refuses PUBLISH, so
@@ -9,12 +9,20 @@ slots cannot share one MULTI, so an event sent on two channels goes out with one
 from __future__ import annotations
 
 import json
+import secrets
+import subprocess
+import sys
 
 import pytest
 import redis
+from psycopg2 import sql
 from redis.cluster import ClusterNode, RedisCluster
 
-from tickstock_acceptance.infra.embedded import EmbeddedRedisCluster, RunDir
+from tests.app.test_app_service import App, get, wait_for
+from tests.conftest import ROOT, cli_env
+from tests.integration.test_bad_input import create_database
+from tickstock_acceptance.infra.db import session
+from tickstock_acceptance.infra.embedded import EmbeddedPostgres, EmbeddedRedisCluster, RunDir
 from tickstock_producer import events
 from tickstock_producer.facade import Producer, ProducerConfig
 
@@ -93,3 +101,65 @@ def test_the_producer_facade_connects_to_a_cluster_from_its_settings(cluster):
         assert sent.stream_id and sent.channel == events.CHANNEL_UNIVERSE_UPDATED
     finally:
         producer.close()
+
+
+DB = "cluster_flow_test"
+
+
+@pytest.fixture(scope="module")
+def database():
+    """A migrated test database with passwords for TickStockApp's and the producer's roles."""
+    run_dir = RunDir()
+    pg = None
+    try:
+        pg = EmbeddedPostgres(run_dir.path).start()
+        create_database(pg, DB, migrate=True)
+        passwords = {role: secrets.token_urlsafe(12) for role in ("app_readwrite", "tickstock_producer")}
+        with session(pg.admin_endpoint(DB)) as conn, conn.cursor() as cur:
+            for role, password in passwords.items():
+                cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD %s").format(sql.Identifier(role)),
+                            (password,))
+        yield pg, passwords
+    finally:
+        if pg is not None:
+            pg.close()
+        run_dir.remove()
+
+
+def test_tickstock_app_follows_the_producers_expansion_through_the_cluster(cluster, database, tmp_path):
+    """The producer and TickStockApp, both in cluster mode on different entry nodes: TickStockApp
+    announces every notification (pub-sub across nodes), refreshes its view from its consumer group
+    on the stream and acknowledges every entry."""
+    pg, passwords = database
+    (h1, p1), _, (h3, p3) = cluster.startup_nodes()
+    app = App({"TICKSTOCK_APP_DB_HOST": pg.host, "TICKSTOCK_APP_DB_PORT": str(pg.port),
+               "TICKSTOCK_APP_DB_NAME": DB, "TICKSTOCK_APP_DB_USER": "app_readwrite",
+               "TICKSTOCK_APP_DB_PASSWORD": passwords["app_readwrite"], "TICKSTOCK_APP_REDIS_HOST": h3,
+               "TICKSTOCK_APP_REDIS_PORT": str(p3), "TICKSTOCK_APP_REDIS_CLUSTER": "1"}, tmp_path)
+    try:
+        app.wait_serving()
+        wait_for(lambda: app.health()["redis"]["state"] == "up", 10, "TickStockApp's Redis up",
+                 on_timeout=app.logs)
+        env = cli_env({"TICKSTOCK_PL_DB_HOST": pg.host, "TICKSTOCK_PL_DB_PORT": str(pg.port),
+                       "TICKSTOCK_PL_DB_NAME": DB, "TICKSTOCK_PL_DB_USER": "tickstock_producer",
+                       "TICKSTOCK_PL_DB_PASSWORD": passwords["tickstock_producer"],
+                       "TICKSTOCK_PL_REDIS_HOST": h1, "TICKSTOCK_PL_REDIS_PORT": str(p1),
+                       "TICKSTOCK_PL_REDIS_CLUSTER": "1"})
+        done = subprocess.run([sys.executable, "-m", "tickstock_producer", "--json", "expand"], cwd=ROOT,
+                              env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout.strip().splitlines()[-1])
+        sent = len(report["published"])
+        themes = {t["theme"] for t in report["themes"] if t["status"] == "completed"}
+        assert sent > 1 and themes
+
+        def followed():
+            health = app.health()
+            view = get(app.base, "/api/view")[1]["themes"]
+            return health["consumed"] >= sent and health["acknowledged"] >= sent and themes <= set(view)
+        wait_for(followed, 15, "TickStockApp following the expansion through the cluster",
+                 on_timeout=lambda: f"{app.health()}\n{app.logs()}")
+        assert app.health()["dead_letters"] == 0
+        assert "cannot connect" not in app.logs(), app.logs()
+    finally:
+        app.close()
