@@ -82,6 +82,19 @@ def signoff_items(reports_dir: Path) -> dict[str, dict]:
     return {i["id"]: i for i in json.loads((reports_dir / "signoff.json").read_text())["items"]}
 
 
+def assert_signoff_of_one_run(one_run: Path, other: Path, selected: set[str]) -> None:
+    """The sign-off in ``other`` (a merged or workers run) is the serial run's in ``one_run`` for every
+    item of ``selected`` (passed, the same scenarios); every other item is ``not run``."""
+    serial, combined = signoff_items(one_run), signoff_items(other)
+    for item_id, item in combined.items():
+        if item_id in selected:
+            assert item["status"] == serial[item_id]["status"] == "passed", item_id
+            assert sorted(s["name"] for s in item["scenarios"]) == \
+                sorted(s["name"] for s in serial[item_id]["scenarios"]), item_id
+        else:
+            assert item["status"] == "not run", item_id
+
+
 # -- run directories and their servers ----------------------------------------------------------
 
 def run_dirs() -> set[str]:

@@ -65,18 +65,24 @@ def servers():
     try:
         pg = EmbeddedPostgres(run_dir.path).start()
         rd = EmbeddedRedis(run_dir.path).start()
-        create_database(pg, DB, migrate=True)
-        passwords = {role: secrets.token_urlsafe(12) for role in ("app_readwrite", "tickstock_producer")}
-        with session(pg.admin_endpoint(DB)) as conn, conn.cursor() as cur:
-            for role, password in passwords.items():
-                cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD %s").format(sql.Identifier(role)),
-                            (password,))
-        yield pg, rd, passwords
+        yield pg, rd, migrated_database(pg, DB)
     finally:
         for server in (rd, pg):
             if server is not None:
                 server.close()
         run_dir.remove()
+
+
+def migrated_database(pg, name: str) -> dict[str, str]:
+    """Create ``name`` on ``pg`` with sql/ applied; new passwords for TickStockApp's and the producer's
+    roles (role -> password)."""
+    create_database(pg, name, migrate=True)
+    passwords = {role: secrets.token_urlsafe(12) for role in ("app_readwrite", "tickstock_producer")}
+    with session(pg.admin_endpoint(name)) as conn, conn.cursor() as cur:
+        for role, password in passwords.items():
+            cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD %s").format(sql.Identifier(role)),
+                        (password,))
+    return passwords
 
 
 class App:

@@ -1,8 +1,9 @@
 """Broken producer: real-time processing stalls while a scenario loads.
 
 "To keep bars consistent with history", the loader takes a PostgreSQL advisory lock for the whole
-load (and writes its rows one statement at a time, as loaders that grew by accretion do), and the
-tick processor takes the same lock, shared, before it publishes each batch of events. Nothing is
+load (and writes its rows one statement at a time, reading each back, as loaders that grew by
+accretion do), and the tick processor takes the same lock, shared, before it publishes each batch
+of events. Nothing is
 lost and nothing is wrong outside a load; during one, ticks queue up on the stream and their bars
 and threshold events leave late, so tick-to-event latency during the load blows the delivery target.
 """
@@ -39,6 +40,10 @@ class LockingLoader(HistoricalLoader):
                 for row in s.rows:
                     cur.execute("INSERT INTO synthetic.ohlcv_daily (symbol, date, open, high, low, close, "
                                 "volume) VALUES (%s, %s, %s, %s, %s, %s, %s)", tuple(row))
+                    # ... and reads each row back "to be sure", still holding the lock
+                    cur.execute("SELECT count(*) FROM synthetic.ohlcv_daily WHERE symbol = %s AND date <= %s",
+                                (row[0], row[1]))
+                    cur.fetchone()
                 cur.execute("INSERT INTO synthetic.scenario_outcomes (scenario, symbol, stated) "
                             "VALUES (%s, %s, %s::jsonb)",
                             (scenario, s.symbol, json.dumps(s.outcome)))

@@ -9,19 +9,15 @@ slots cannot share one MULTI, so an event sent on two channels goes out with one
 from __future__ import annotations
 
 import json
-import secrets
 import subprocess
 import sys
 
 import pytest
 import redis
-from psycopg2 import sql
 from redis.cluster import ClusterNode, RedisCluster
 
-from tests.app.test_app_service import App, get, wait_for
+from tests.app.test_app_service import App, get, migrated_database, wait_for
 from tests.conftest import ROOT, cli_env
-from tests.integration.test_bad_input import create_database
-from tickstock_acceptance.infra.db import session
 from tickstock_acceptance.infra.embedded import EmbeddedPostgres, EmbeddedRedisCluster, RunDir
 from tickstock_producer import events
 from tickstock_producer.facade import Producer, ProducerConfig
@@ -113,13 +109,7 @@ def database():
     pg = None
     try:
         pg = EmbeddedPostgres(run_dir.path).start()
-        create_database(pg, DB, migrate=True)
-        passwords = {role: secrets.token_urlsafe(12) for role in ("app_readwrite", "tickstock_producer")}
-        with session(pg.admin_endpoint(DB)) as conn, conn.cursor() as cur:
-            for role, password in passwords.items():
-                cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD %s").format(sql.Identifier(role)),
-                            (password,))
-        yield pg, passwords
+        yield pg, migrated_database(pg, DB)
     finally:
         if pg is not None:
             pg.close()

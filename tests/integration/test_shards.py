@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import leftovers_since, run_cli, run_dirs, signoff_items
+from tests.conftest import assert_signoff_of_one_run, leftovers_since, run_cli, run_dirs
 from tickstock_acceptance.reporting.results import load_results
 
 # Items of two features that the deal puts in different shards (10_etf_universe_expansion in 1/2,
@@ -37,13 +37,6 @@ def test_two_shards_merged_give_the_sign_off_of_one_run(full_run, tmp_path):
     assert len(results) == shard_results - len(gate)
 
     # the merged sign-off is the single run's for every item the selection holds; the rest not run
-    one_run, combined = signoff_items(full_run.reports_dir), signoff_items(tmp_path / "merged")
-    for item_id, item in combined.items():
-        if item_id in SELECTED:
-            assert item["status"] == one_run[item_id]["status"] == "passed", item_id
-            assert sorted(s["name"] for s in item["scenarios"]) == \
-                sorted(s["name"] for s in one_run[item_id]["scenarios"]), item_id
-        else:
-            assert item["status"] == "not run", item_id
+    assert_signoff_of_one_run(full_run.reports_dir, tmp_path / "merged", SELECTED)
     facts = json.loads((tmp_path / "merged" / "run-facts.json").read_text())
     assert [s["shard"] for s in facts["shards"]] == ["1/2", "2/2"]

@@ -12,7 +12,15 @@ import sys
 import psutil
 import pytest
 
-from tests.conftest import ROOT, cli_env, leftovers_since, run_cli, run_dir_owner, run_dirs, signoff_items
+from tests.conftest import (
+    ROOT,
+    assert_signoff_of_one_run,
+    cli_env,
+    leftovers_since,
+    run_cli,
+    run_dir_owner,
+    run_dirs,
+)
 from tickstock_acceptance.core.waiting import wait_until
 from tickstock_acceptance.reporting.results import load_results
 
@@ -45,14 +53,7 @@ def test_two_workers_give_the_sign_off_of_one_run(full_run, tmp_path):
     # one result per scenario, and the serial run's sign-off for every selected item
     results = load_results(tmp_path / "allure-results")
     assert len([r.name for r in results]) == len({r.name for r in results})
-    one_run, workers_run = signoff_items(full_run.reports_dir), signoff_items(tmp_path)
-    for item_id, item in workers_run.items():
-        if item_id in SELECTED:
-            assert item["status"] == one_run[item_id]["status"] == "passed", item_id
-            assert sorted(s["name"] for s in item["scenarios"]) == \
-                sorted(s["name"] for s in one_run[item_id]["scenarios"]), item_id
-        else:
-            assert item["status"] == "not run", item_id
+    assert_signoff_of_one_run(full_run.reports_dir, tmp_path, SELECTED)
     facts = json.loads((tmp_path / "run-facts.json").read_text())
     assert facts["workers"] == 2
     assert [p["name"] for p in facts["parts"]] == ["worker 1", "worker 2", "alone"]
