@@ -18,10 +18,12 @@ ENVIRONMENT_TAG = "environment"
 # Active tags (behave's ActiveTagMatcher), each category with the reason its skipped scenarios carry
 # into the results and the sign-off: @use.with_mode=embedded runs only when the run owns its servers
 # and databases (fault injection, scratch databases); @use.with_market_data=available only when
-# MASSIVE_API_KEY is set (ETF-2's optional market-data check). The values are known once the run opened.
-ACTIVE_TAG_VALUES = {"mode": None, "market_data": None}
+# MASSIVE_API_KEY is set (ETF-2's optional market-data check); @use.with_redis=standalone|cluster by the
+# kind of Redis (a cluster has database 0 only). The values are known once the run opened.
+ACTIVE_TAG_VALUES = {"mode": None, "market_data": None, "redis": None}
 SKIP_REASONS = {
     "mode": lambda: f"needs what only an embedded run owns: not run in {ACTIVE_TAG_VALUES['mode']} mode",
+    "redis": lambda: f"written for another kind of Redis: not run on a {ACTIVE_TAG_VALUES['redis']} Redis",
     "market_data": lambda: NO_MARKET_DATA_KEY,
 }
 active_tags = ActiveTagMatcher(ACTIVE_TAG_VALUES)
@@ -41,6 +43,7 @@ def before_all(context):
         use_fixture(tickstock_app_of_run, context, system)  # stops TickStockApp (if started) first
         use_fixture(producer_deployed, context, system)
         ACTIVE_TAG_VALUES["mode"] = system.settings.mode
+        ACTIVE_TAG_VALUES["redis"] = "cluster" if system.settings.redis_cluster else "standalone"
         ACTIVE_TAG_VALUES["market_data"] = "available" if system.settings.market_data_key else "no_key"
     except SuiteError as error:
         report_and_abort(context, error)

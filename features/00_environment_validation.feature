@@ -28,12 +28,23 @@ Feature: Test environment validation
     Then it answers queries within the general query target of 500 ms
     And the catalog matches the database contract
 
-  @redis @redis_connection
+  @redis @redis_connection @use.with_redis=standalone
   @checklist:ENV-2 @scenario:env-redis-databases
   Scenario: The test Redis is reachable and its test databases are usable and isolated
     Given the test Redis
     Then logical databases 13, 14 and 15 each answer and keep a value written to them
     And a value written to one of logical databases 13, 14 and 15 is invisible in the others
+
+  @redis @redis_connection @use.with_redis=cluster
+  @checklist:ENV-2 @scenario:env-redis-cluster
+  Scenario: The test Redis Cluster is reachable, serves every slot and keeps the run's keys on every primary
+    A Redis Cluster has database 0 only, so the contract's logical databases 13, 14 and 15 cannot be
+    used there: the run keeps every channel, stream and key in its namespace (test_acceptance: by
+    default), the producer and TickStockApp included, and its cleanup deletes only the namespace's keys.
+
+    Given the test Redis
+    Then every primary of the cluster answers and all 16384 slots are served
+    And each primary keeps a value written in the run's namespace and the cluster reads it back
 
   @redis @redis_connection
   @checklist:ENV-3 @scenario:env-channels

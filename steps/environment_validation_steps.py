@@ -8,6 +8,7 @@ from tickstock_acceptance.checks.environment.probe import (
     EnvironmentProbe,
     misnamed_channels,
     missing_channels,
+    slots_vs_cluster,
     table_vs_contract,
 )
 from tickstock_acceptance.config import measurement as M
@@ -45,6 +46,21 @@ def step_redis_dbs_usable(context, dbs):
 @then("a value written to one of logical databases {dbs:TestDatabases} is invisible in the others")
 def step_redis_dbs_isolated(context, dbs):
     no_problems(context.state.probe.isolation_problems(dbs), "Redis logical databases are not isolated")
+
+
+@then("every primary of the cluster answers and all {slots:d} slots are served")
+def step_cluster_served(context, slots):
+    probe = context.state.probe
+    problems = probe.cluster_problems()
+    for node, samples in probe.primary_round_trips.items():
+        if samples:
+            evidence.record_distribution(f"redis primary {node} round trip", samples, "ms")
+    no_problems(problems + slots_vs_cluster(slots), "the Redis Cluster is not fully served")
+
+
+@then("each primary keeps a value written in the run's namespace and the cluster reads it back")
+def step_cluster_keeps(context):
+    no_problems(context.state.probe.primaries_not_keeping(), "Redis Cluster primaries")
 
 
 @given("the channels TickStockPL is configured to publish Phase 3 notifications on")

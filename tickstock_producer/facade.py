@@ -118,10 +118,11 @@ class Producer:
         return PatternDetector(self.connect, self.event_publisher("tickstock_pl.pattern_detector"))
 
     def make_tick_processor(self, threshold_step: float):
-        from .realtime import TickProcessor
+        from .realtime import TICK_STREAM, TickProcessor
 
+        # the tick input in the channel namespace too (``<prefix>ticks:realtime``)
         return TickProcessor(self.tick_redis(), self.event_publisher("tickstock_pl.tick_processor"),
-                             threshold_step)
+                             threshold_step, stream=self.config.channel_prefix + TICK_STREAM)
 
     synchronizer_class = None  # a variant's CacheSynchronizer subclass (default: the reference)
 

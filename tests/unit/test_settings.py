@@ -77,3 +77,29 @@ def test_timeout_multiplier_scales_deadlines_and_bad_values_are_one_line():
     for bad in ("0", "-1", "fast", "1000"):
         with pytest.raises(SuiteError, match="TICKSTOCK_TIMEOUT_MULTIPLIER"):
             load_settings({"TICKSTOCK_TIMEOUT_MULTIPLIER": bad}, {})
+
+
+def test_a_redis_cluster_is_external_and_gets_a_test_namespace():
+    s = load_settings({"TEST_REDIS_HOST": "node-1", "TEST_REDIS_CLUSTER": "1"}, {})
+    assert s.external and s.redis_cluster and s.redis_namespace == "test_acceptance:"
+    assert "Redis Cluster node-1:6379 (namespace test_acceptance:)" in s.describe()
+    own = load_settings({"TEST_REDIS_HOST": "node-1"}, {"redis_cluster": "yes", "redis_namespace": "test_ci."})
+    assert own.redis_namespace == "test_ci."
+
+
+def test_cluster_and_namespace_settings_alone_do_not_switch_to_external_mode():
+    assert load_settings({"TEST_REDIS_NAMESPACE": "test_me:"}, {}).mode == "embedded"
+    with pytest.raises(SuiteError, match="a Redis Cluster is judged in external mode"):
+        load_settings({"TEST_REDIS_CLUSTER": "1"}, {})
+
+
+@pytest.mark.parametrize("namespace", ["w1:", "test_w1", "TEST_w1:", "test_" + "x" * 27 + ":", "prod:"])
+def test_a_namespace_must_be_test_prefixed_and_end_in_a_separator(namespace):
+    with pytest.raises(SuiteError, match="namespace") as err:
+        load_settings({"TEST_REDIS_HOST": "h"}, {"redis_namespace": namespace})
+    assert "\n" not in err.value.one_line()
+
+
+def test_a_yes_no_setting_refuses_other_words():
+    with pytest.raises(SuiteError, match="redis_cluster must be yes or no"):
+        load_settings({"TEST_REDIS_HOST": "h"}, {"redis_cluster": "cluster"})

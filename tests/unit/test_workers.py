@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from tickstock_acceptance.cli.workers import ALONE_TAG, combined, parse_workers, plan
+from tickstock_acceptance.cli.workers import (
+    ALONE_TAG,
+    combined,
+    parse_workers,
+    plan,
+    worker_database,
+    worker_namespace,
+)
 from tickstock_acceptance.core.errors import SuiteError
 
 
@@ -45,3 +52,18 @@ def test_worker_counts(text, count):
 def test_bad_worker_counts_are_one_line(text):
     with pytest.raises(SuiteError):
         parse_workers(text)
+
+
+def test_external_workers_get_a_test_database_and_a_namespace_of_their_own():
+    from tickstock_acceptance.config.settings import load_settings
+
+    external = load_settings({"TEST_DB_HOST": "db", "TEST_DB_NAME": "tickstock_test"}, {})
+    workers, alone = plan(2, [], [], [], external)
+    defines = [[w.argv[i + 1] for i, a in enumerate(w.argv) if a == "-D"] for w in workers]
+    assert defines == [["db_name=tickstock_w1_test", "redis_namespace=test_w1:"],
+                       ["db_name=tickstock_w2_test", "redis_namespace=test_w2:"]]
+    assert "-D" not in alone.argv, "the alone part runs on the configured database, as a serial run"
+    assert worker_namespace("test_ci.", 3) == "test_ci_w3."
+    assert worker_database("staging", 2) == "staging_w2"  # a non-test name stays refused by the guard
+    embedded, _ = plan(2, [], [], [], load_settings({}, {}))
+    assert all("-D" not in w.argv for w in embedded), "embedded workers own their servers"

@@ -208,10 +208,6 @@ def _run_locked(args) -> int:
     shard = args.shard
     settings = load_settings(os.environ, userdata)
     print(f"Target: {settings.describe()}", flush=True)
-    if args.workers and args.workers > 1:
-        from tickstock_acceptance.cli.workers import require_embedded
-
-        require_embedded(settings)
     validate_selection(args.tags, args.features)  # the whole selection: a shard may hold none of it
     if shard is not None:
         # a shard with nothing dealt to it runs the gate alone (no feature list would mean all of them)
@@ -220,8 +216,9 @@ def _run_locked(args) -> int:
     preflight(settings)
     started = time.monotonic()
     if args.workers and args.workers > 1:
-        from tickstock_acceptance.cli.workers import run_workers
+        from tickstock_acceptance.cli.workers import require_isolated_workers, run_workers
 
+        require_isolated_workers(settings, args.workers)
         selection = with_environment_gate(args.tags, args.features)
         SELECTION_FILE.write_text(json.dumps({"tags": selection[0], "features": selection[1]}))
         return run_workers(args, settings, lambda extra: finish_run(*selection, args.no_report, extra))

@@ -37,7 +37,7 @@ from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.config import targets as T
 from tickstock_acceptance.config.settings import Settings, load_settings
 from tickstock_acceptance.contract.cache_sync import MARKET_SIZE
-from tickstock_acceptance.contract.messaging import STREAM_DB, TICK_STREAM, UNIVERSE_CHANNEL
+from tickstock_acceptance.contract.messaging import STREAM_DB, TICK_STREAM, UNIVERSE_CHANNEL, namespaced
 from tickstock_acceptance.contract.reference import reference_themes, should_succeed
 from tickstock_acceptance.core.errors import SuiteError
 from tickstock_acceptance.core.statistics import Distribution
@@ -321,7 +321,7 @@ def _bench_realtime(system: AcceptanceSystem, producer) -> None:
     observer = RawObserver(system).start()
     tape = TickTape(M.REALTIME_TAPE_SEED, M.REALTIME_SYMBOLS, M.REALTIME_TICKS_PER_MINUTE)
     oracle = TapeOracle().advance(tape.first(M.BENCH_REALTIME_BACKLOG_TICKS))
-    feeder = TickFeeder(tape, redis_sink(client, TICK_STREAM), rate=1e9, max_batch=1000,
+    feeder = TickFeeder(tape, redis_sink(client, namespaced(TICK_STREAM)), rate=1e9, max_batch=1000,
                         max_ticks=M.BENCH_REALTIME_BACKLOG_TICKS)
     try:
         feeder.start()

@@ -11,6 +11,17 @@ The workers' and the alone run's results are then merged (``reporting.shards.mer
 sign-off, with the same item statuses a serial run gives. Each worker's output reaches the
 terminal line by line, prefixed with its name.
 
+**External mode.** Against one deployment's PostgreSQL and Redis each worker K gets its own test
+database, ``<name>_wK_test`` for ``TEST_DB_NAME=<name>_test`` (it must exist with the schema: the run
+validates, never migrates, what it does not own; each is checked before any worker starts), and its own
+channel namespace ``test_wK:`` (inside ``TEST_REDIS_NAMESPACE`` when one is set): its channels, streams
+and keys, the producer's and TickStockApp's included, carry it, so workers neither hear each other's
+messages (pub-sub ignores the logical database) nor delete each other's keys (cleanup deletes only its
+namespace's keys). The contract gives the tests logical databases 13–15 with fixed roles, so there
+is no spare logical database per worker: the namespace does that isolation. The alone part runs as a
+serial run would, on ``TEST_DB_NAME``. A deployed TickStockApp (``TICKSTOCK_APP_URL``) reads one
+database and one namespace, so it cannot serve N workers: refused.
+
 **Why not behavex.** behavex 4.6.8 runs behave's ``before_all``/``after_all`` once per feature in
 each worker, so the run's system (servers, migrations, the producer's deployment) would start per
 feature unless kept in a per-process cache that nothing stops reliably at exit; its Allure output
@@ -56,12 +67,48 @@ def parse_workers(text: str | int | None) -> int | None:
     return count
 
 
-def require_embedded(settings: Settings) -> None:
-    """Workers each start servers of their own; against one external deployment they would share its
-    database and Redis, and Redis pub-sub would carry one worker's messages to the others."""
-    if settings.external:
-        raise SuiteError("--workers needs embedded mode: each worker starts servers of its own",
-                         "against a shared deployment, run CI shards (--shard K/N) one after another")
+def worker_database(name: str, k: int) -> str:
+    """Worker ``k``'s test database: ``tickstock_test`` → ``tickstock_w1_test`` (it stays a ``*_test``)."""
+    return f"{name.removesuffix('_test')}_w{k}_test" if name.endswith("_test") else f"{name}_w{k}"
+
+
+def worker_namespace(namespace: str, k: int) -> str:
+    """Worker ``k``'s channel namespace: ``test_w1:``; within the run's (``test_ci:`` → ``test_ci_w1:``)."""
+    return f"{namespace[:-1]}_w{k}{namespace[-1]}" if namespace else f"test_w{k}:"
+
+
+def worker_defines(settings: Settings, k: int) -> list[str]:
+    """The ``-D`` settings that isolate worker ``k`` (external mode; embedded workers own their servers)."""
+    if not settings.external:
+        return []
+    return [f"db_name={worker_database(settings.db_name, k)}",
+            f"redis_namespace={worker_namespace(settings.redis_namespace, k)}"]
+
+
+def require_isolated_workers(settings: Settings, count: int) -> None:
+    """Each worker of an external run has a database and a namespace of its own; check every worker's
+    database as its own run would (reachable, a test target, the contract's schema) before any starts."""
+    if not settings.external:
+        return
+    if settings.tickstock_app_url:
+        raise SuiteError("--workers cannot share the deployed TickStockApp at TICKSTOCK_APP_URL: it reads "
+                         "one database and one channel namespace",
+                         "run without --workers, or let each worker start its own TickStockApp "
+                         "(unset TICKSTOCK_APP_URL)")
+    from dataclasses import replace
+
+    from tickstock_acceptance.infra.system import preflight
+
+    for k in range(1, count + 1):
+        name = worker_database(settings.db_name, k)
+        space = worker_namespace(settings.redis_namespace, k)
+        try:
+            preflight(replace(settings, db_name=name, redis_namespace=space))
+        except SuiteError as error:
+            base = settings.db_name
+            raise SuiteError(f"worker {k}'s database {name}: {error.problem}",
+                             f"each worker needs a test database of its own with the schema, e.g. CREATE "
+                             f"DATABASE {name} TEMPLATE {base} (or migrate it as {base} was)") from None
 
 
 def combined(tags: list[str], extra: str) -> list[str]:
@@ -117,8 +164,8 @@ class Part:
         return self.reports
 
 
-def plan(count: int, tags: list[str], features: list[str],
-         defines: list[str]) -> tuple[list[Part], Part | None]:
+def plan(count: int, tags: list[str], features: list[str], defines: list[str],
+         settings: Settings | None = None) -> tuple[list[Part], Part | None]:
     """The worker shards (empty when nothing of the selection may run in parallel) and the alone part
     (None when nothing selected is tagged @runs_alone)."""
     from tickstock_acceptance.reporting.coverage import scan, selected
@@ -131,8 +178,10 @@ def plan(count: int, tags: list[str], features: list[str],
     alone_tags = combined(tags, ALONE_TAG)
     workers = []
     if selected(scenarios, parallel_tags):
+        def own(k: int) -> list[str]:
+            return [a for pair in (worker_defines(settings, k) if settings else []) for a in ("-D", pair)]
         workers = [Part(f"worker {k}",
-                        [*base, "--shard", f"{k}/{count}", "--tags", parallel_tags[0], *features],
+                        [*base, *own(k), "--shard", f"{k}/{count}", "--tags", parallel_tags[0], *features],
                         WORKERS_DIR / f"worker-{k}") for k in range(1, count + 1)]
     alone = None
     if selected(scenarios, alone_tags):
@@ -145,7 +194,7 @@ def run_workers(args, settings: Settings, finish) -> int:
     and the sign-off as a serial run does; returns the exit code."""
     from tickstock_acceptance.reporting.shards import merge_results
 
-    workers, alone = plan(args.workers, args.tags, args.features, args.define)
+    workers, alone = plan(args.workers, args.tags, args.features, args.define, settings)
     env = dict(os.environ)
     started = time.monotonic()
     codes: list[int] = []

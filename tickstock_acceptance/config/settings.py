@@ -27,6 +27,15 @@ the end. ``tickstock_app_url`` (``TICKSTOCK_APP_URL``, external mode only) judge
 already deployed against the external database and Redis: nothing is started, and what only a
 process the run started can show (its sockets, its child processes, the database server's log) is
 not run, with that reason.
+
+Redis may be a **Redis Cluster** (``TEST_REDIS_CLUSTER=1`` or ``-D redis_cluster=yes``, external mode
+only): ``TEST_REDIS_HOST:PORT`` is one of its nodes.
+A cluster has only database 0, so the run then keeps everything in a **channel namespace**
+(``TEST_REDIS_NAMESPACE`` / ``-D redis_namespace``, default ``test_acceptance:`` on a cluster): every
+channel, stream and key of the run, the producer's and TickStockApp's included, starts with it, and
+cleanup deletes the namespace's keys instead of flushing databases. A namespace also isolates runs
+that share one standalone Redis (parallel workers, a staging TickStockApp): pub-sub ignores the
+logical database. Namespaces start with ``test_`` so cleanup by key pattern touches test data only.
 """
 
 from __future__ import annotations
@@ -50,6 +59,8 @@ ENV_VARS = {
     "TEST_DB_PORT": "db_port",
     "TEST_REDIS_HOST": "redis_host",
     "TEST_REDIS_PORT": "redis_port",
+    "TEST_REDIS_CLUSTER": "redis_cluster",
+    "TEST_REDIS_NAMESPACE": "redis_namespace",
     "TEST_DB_PRODUCER_USER": "producer_db_user",
     "TEST_DB_PRODUCER_PASSWORD": "producer_db_password",
     "TEST_DB_ADMIN_USER": "admin_db_user",
@@ -57,6 +68,8 @@ ENV_VARS = {
 }
 SECRET_KEYS = {"db_password": "TEST_DB_PASSWORD", "producer_db_password": "TEST_DB_PRODUCER_PASSWORD",
                "admin_db_password": "TEST_DB_ADMIN_PASSWORD", "market_data_key": "MASSIVE_API_KEY"}
+# Settings read from TEST_* variables that do not by themselves switch the run to external mode.
+MODE_NEUTRAL_KEYS = ("redis_cluster", "redis_namespace")
 EXTERNAL_KEYS = ("db_host", "db_port", "db_user", "redis_host", "redis_port", "producer_db_user",
                  "admin_db_user")
 PRODUCER_COMMAND_ENV = "TICKSTOCK_PRODUCER_COMMAND"
@@ -72,6 +85,11 @@ DB_NAME_PATTERN = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 RESERVED_DB_NAMES = ("postgres", "template0", "template1")
 PRODUCER_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("", "0", "false", "no", "off")
+# A namespace starts with test_ (cleanup deletes its keys) and ends with '.' or ':' as the reference
+# components' TICKSTOCK_PL/APP_CHANNEL_PREFIX must (at most 32 characters).
+NAMESPACE_PATTERN = re.compile(r"^test_[a-z0-9_]{0,26}[.:]$")
+CLUSTER_NAMESPACE = "test_acceptance:"
 
 
 @dataclass(frozen=True)
@@ -90,6 +108,8 @@ class Settings:
     admin_db_password: str | None = field(default=None, repr=False)
     redis_host: str = "localhost"
     redis_port: int = 6379
+    redis_cluster: bool = False
+    redis_namespace: str = ""  # '' = the spec's channel names (standalone Redis only)
     pg_bin_dir: str = ""
     # The system under test's producer: a module exposing the reference TickStockPL components.
     # The project's own tests point it at deliberately broken variants to show scenarios fail.
@@ -134,11 +154,13 @@ class Settings:
 
     def describe(self) -> str:
         """A one-line, secret-free description for logs and reports."""
+        cluster = " Cluster" if self.redis_cluster else ""
+        space = f" (namespace {self.redis_namespace})" if self.redis_namespace else ""
         if not self.external:
-            return "embedded throwaway PostgreSQL and Redis"
+            return f"embedded throwaway PostgreSQL and Redis{cluster}{space}"
         return (
             f"external PostgreSQL {self.db_user}@{self.db_host}:{self.db_port}/{self.db_name}, "
-            f"Redis {self.redis_host}:{self.redis_port}"
+            f"Redis{cluster} {self.redis_host}:{self.redis_port}{space}"
         )
 
 
@@ -157,7 +179,11 @@ def _coerce(key: str, raw: str):
             raise SuiteError(f"setting {key}={value} is not a valid port", "use 1-65535")
         return value
     if kind == "bool":
-        return str(raw).strip().lower() in TRUE_WORDS
+        word = str(raw).strip().lower()
+        if word not in TRUE_WORDS + FALSE_WORDS:
+            raise SuiteError(f"setting {key} must be yes or no, got {raw!r}",
+                             f"give e.g. {key}=yes (1/true/yes/on) or {key}=no")
+        return word in TRUE_WORDS
     return raw
 
 
@@ -171,7 +197,7 @@ def load_settings(environ: Mapping[str, str] | None = None,
     for var, key in ENV_VARS.items():
         if environ.get(var):
             values[key] = _coerce(key, environ[var])
-            external = True
+            external = external or key not in MODE_NEUTRAL_KEYS
     if environ.get(PRODUCER_COMMAND_ENV):
         values["producer_command"] = environ[PRODUCER_COMMAND_ENV]
     if environ.get(APP_COMMAND_ENV):
@@ -240,6 +266,18 @@ def load_settings(environ: Mapping[str, str] | None = None,
         raise SuiteError(f"market data URL {url!r} is not an http(s) URL",
                          f"give a base URL, e.g. -D market_data_url={MARKET_DATA_DEFAULT_URL}")
     values["market_data_url"] = url
+    namespace = str(values.get("redis_namespace", ""))
+    if values.get("redis_cluster") and not namespace:
+        values["redis_namespace"] = namespace = CLUSTER_NAMESPACE  # a cluster has database 0 only
+    if namespace and not NAMESPACE_PATTERN.match(namespace):
+        raise SuiteError(f"Redis namespace {namespace!r} is not test_<a-z, 0-9, _> ending in '.' or ':'",
+                         "give e.g. -D redis_namespace=test_w1: (it must start with test_, so cleanup "
+                         "deletes only test keys; at most 32 characters)")
+    if values.get("redis_cluster") and values["mode"] != "external":
+        raise SuiteError("an embedded run starts a standalone Redis of its own; a Redis Cluster is judged in "
+                         "external mode",
+                         "set TEST_REDIS_HOST/TEST_REDIS_PORT to one of the cluster's nodes "
+                         "(and TEST_DB_* to its test database)")
     if values["mode"] not in MODES:
         raise SuiteError(f"unknown mode {values['mode']!r}", "use -D mode=embedded or -D mode=external")
     return replace(Settings(), **values)

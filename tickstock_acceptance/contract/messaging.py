@@ -44,9 +44,47 @@ STREAM_DB = REDIS_DBS[_DATA["streams"]["redis_database"]]
 TICKSTOCK_CHANNEL_PATTERN = "tickstock*"
 
 
+# The run's channel namespace ('' = the spec's names). One per process (each parallel worker is a
+# process of its own), set when the run's system opens. The contract's names stay what the checks
+# judge: a name goes into the namespace on its way to Redis (``live``, ``stream_key``, ``namespaced``)
+# and comes out of it on the way back (``contract_name``), as the reference components do with
+# TICKSTOCK_PL/APP_CHANNEL_PREFIX: channel ``<ns><channel>``, its stream ``stream:<ns><channel>``,
+# any other key ``<ns><key>``.
+_namespace = ""
+
+
+def use_namespace(prefix: str) -> None:
+    global _namespace
+    _namespace = prefix
+
+
+def namespace() -> str:
+    return _namespace
+
+
+def live(channel: str) -> str:
+    """The name ``channel`` (or a pattern) has on the run's Redis."""
+    return _namespace + channel
+
+
+def contract_name(live_channel: str) -> str:
+    """The contract's name of a channel heard on the run's Redis (unchanged if outside the namespace)."""
+    return live_channel[len(_namespace):] if live_channel.startswith(_namespace) else live_channel
+
+
+def namespaced(key: str) -> str:
+    """A key that is not a channel's stream (the tick input, dead letters) in the run's namespace."""
+    return _namespace + key
+
+
 def stream_key(channel: str) -> str:
-    """The stream that keeps ``channel``'s messages."""
-    return STREAM_KEY_PREFIX + channel
+    """The stream that keeps ``channel``'s messages (in the run's namespace)."""
+    return STREAM_KEY_PREFIX + _namespace + channel
+
+
+def namespace_key_patterns() -> tuple[str, ...]:
+    """Every key of the namespace, for cleanup: its own keys and its channels' streams."""
+    return (_namespace + "*", STREAM_KEY_PREFIX + _namespace + "*") if _namespace else ()
 
 
 def follows_naming_convention(channel: str) -> bool:

@@ -27,13 +27,19 @@ from tickstock_acceptance.config.paths import REPORTS_DIR, ROOT
 from tickstock_acceptance.config.settings import Settings
 from tickstock_acceptance.contract.database import CONSUMER_ROLE, PRODUCER_ROLE
 from tickstock_acceptance.contract.identities import WHAT_FOR, identity_needs, judged_as
-from tickstock_acceptance.contract.messaging import REDIS_TEST_DBS
+from tickstock_acceptance.contract.messaging import REDIS_TEST_DBS, namespace_key_patterns, use_namespace
 from tickstock_acceptance.core import guard
 from tickstock_acceptance.core.errors import SuiteError, first_line
 from tickstock_acceptance.infra.db import DbEndpoint, connect, session
 from tickstock_acceptance.infra.embedded import EmbeddedPostgres, EmbeddedRedis, ExternalServer, RunDir
 from tickstock_acceptance.infra.migrations import apply_migrations, require_schema
-from tickstock_acceptance.infra.redis_client import RedisEndpoint, checked_client, client
+from tickstock_acceptance.infra.redis_client import (
+    RedisEndpoint,
+    checked_client,
+    checked_cluster_client,
+    client,
+    cluster_client,
+)
 
 SCRATCH_ROOT = REPORTS_DIR / "run-files"  # files a run writes for the producer, removed at close
 
@@ -83,12 +89,13 @@ class AcceptanceSystem:
     # -- bring up -------------------------------------------------------------------------
     def open(self) -> AcceptanceSystem:
         require_producer_command(self.settings)
+        use_namespace(self.settings.redis_namespace)  # the run's channels and keys (contract.messaging)
         try:
             if self.settings.external:
                 self._open_external()
             else:
                 self._open_embedded()
-            self.flush_test_redis_dbs()
+            self.clean_test_redis()
             self.opened = True
         except BaseException:
             self.close()
@@ -135,8 +142,15 @@ class AcceptanceSystem:
             # Validate, never migrate, what the run does not own: the CLI preflight refuses a schema
             # that differs from the contract; the environment validation feature (ENV-1) reports it.
         self._redis_endpoint = RedisEndpoint(s.redis_host, s.redis_port)
-        info = checked_client(self._redis_endpoint, REDIS_TEST_DBS[0]).info("server")
-        self.facts.redis = str(info.get("redis_version", "?"))
+        if s.redis_cluster:
+            rc = checked_cluster_client(self._redis_endpoint)
+            info = rc.info("server", target_nodes=rc.get_default_node())
+            primaries = len(rc.get_primaries())
+            self.facts.redis = f"{info.get('redis_version', '?')} (cluster of {primaries} primaries)"
+            rc.close()
+        else:
+            info = checked_client(self._redis_endpoint, REDIS_TEST_DBS[0]).info("server")
+            self.facts.redis = str(info.get("redis_version", "?"))
 
     # -- guard ----------------------------------------------------------------------------
     def require_test_database(self) -> None:
@@ -161,14 +175,46 @@ class AcceptanceSystem:
         return self._redis_endpoint
 
     def redis_client(self, db: int, **kwargs):
+        """A client for logical database ``db`` (one of the contract's 13–15); on a Redis Cluster, which
+        has database 0 only, a cluster client: the run's keys are told apart by its namespace there."""
+        if self.settings.redis_cluster:
+            return cluster_client(self.redis_endpoint, **kwargs)
         return client(self.redis_endpoint, db, **kwargs)
 
+    def redis_servers(self) -> list[RedisEndpoint]:
+        """Every Redis server the run's keys and connections may reach: the one server, or every node
+        of a cluster (as the cluster announces them)."""
+        if not self.settings.redis_cluster:
+            return [self.redis_endpoint]
+        rc = cluster_client(self.redis_endpoint)
+        try:
+            return [RedisEndpoint(n.host, n.port) for n in rc.get_nodes()]
+        finally:
+            rc.close()
+
+    @property
+    def redis_databases(self) -> tuple[int, ...]:
+        """The databases the run's keys live in: 13–15, or a cluster's only one (0)."""
+        return (0,) if self.settings.redis_cluster else REDIS_TEST_DBS
+
     # -- cleanup --------------------------------------------------------------------------
-    def flush_test_redis_dbs(self) -> None:
-        """The spec flushes the test databases before and after runs: only 13–15, guarded."""
-        for db in REDIS_TEST_DBS:
-            guard.require_test_redis_db(db, REDIS_TEST_DBS, self.settings.UNSAFE_allow_non_test_target)
-            checked_client(self.redis_endpoint, db).flushdb()
+    def clean_test_redis(self) -> None:
+        """Before and after runs. Without a namespace the spec flushes the test databases (13–15 only,
+        guarded); with one (a cluster, a parallel worker, a Redis shared with a staging TickStockApp)
+        only the namespace's keys go: ``test_…*`` and ``stream:test_…*``, in every primary of a cluster."""
+        patterns = namespace_key_patterns()
+        for db in self.redis_databases:
+            if not patterns:
+                guard.require_test_redis_db(db, REDIS_TEST_DBS, self.settings.UNSAFE_allow_non_test_target)
+                checked_client(self.redis_endpoint, db).flushdb()
+                continue
+            r = self.redis_client(db)
+            try:
+                keys = [k for pattern in patterns for k in r.scan_iter(match=pattern, count=1000)]
+                for i in range(0, len(keys), 500):
+                    r.delete(*keys[i:i + 500])
+            finally:
+                r.close()
 
     def clean_test_data(self) -> dict:
         """Remove the test data of an external run; when a step fails, say what was left where (the
@@ -181,9 +227,12 @@ class AcceptanceSystem:
             report["problems"].append(f"deleting test rows as {who}: {first_line(exc)}")
             report["left"].update(self.test_rows_left())
         try:
-            self.flush_test_redis_dbs()
+            self.clean_test_redis()
         except Exception as exc:  # noqa: BLE001 - reported, with what is left
-            report["problems"].append(f"flushing Redis databases {list(REDIS_TEST_DBS)}: {first_line(exc)}")
+            space = self.settings.redis_namespace
+            what = (f"deleting the namespace {space}'s keys" if space
+                    else f"flushing Redis databases {list(REDIS_TEST_DBS)}")
+            report["problems"].append(f"{what}: {first_line(exc)}")
             report["left"].update(self.test_keys_left())
         return report
 
@@ -205,11 +254,16 @@ class AcceptanceSystem:
 
     def test_keys_left(self) -> dict[str, int]:
         left = {}
-        for db in REDIS_TEST_DBS:
+        patterns = namespace_key_patterns()
+        for db in self.redis_databases:
+            where = f"Redis db {db}" + (f" namespace {self.settings.redis_namespace}" if patterns else "")
             try:
-                left[f"Redis db {db}"] = int(client(self.redis_endpoint, db).dbsize())
+                r = self.redis_client(db)
+                left[where] = (sum(1 for p in patterns for _ in r.scan_iter(match=p, count=1000)) if patterns
+                               else int(r.dbsize()))
+                r.close()
             except Exception as exc:  # noqa: BLE001 - counting is best effort
-                left[f"Redis db {db}"] = f"not counted: {first_line(exc)}"
+                left[where] = f"not counted: {first_line(exc)}"
         return left
 
     def delete_test_rows(self) -> dict[str, int]:
@@ -248,6 +302,7 @@ class AcceptanceSystem:
             if server is not None and server.owned:
                 server.close()
         self.redis = self.postgres = None
+        use_namespace("")
         if self.run_dir is not None:
             self.run_dir.remove()
             self.run_dir = None
@@ -298,7 +353,11 @@ def preflight(settings: Settings) -> None:
     for endpoint in endpoints.values():
         with session(endpoint):
             guard.require_test_database(settings.db_name, False, settings.UNSAFE_allow_non_test_target)
-    checked_client(RedisEndpoint(settings.redis_host, settings.redis_port), REDIS_TEST_DBS[0])
+    redis_endpoint = RedisEndpoint(settings.redis_host, settings.redis_port)
+    if settings.redis_cluster:
+        checked_cluster_client(redis_endpoint).close()
+    else:
+        checked_client(redis_endpoint, REDIS_TEST_DBS[0]).close()
     require_identity_rights(settings)
     with session(endpoints["admin"]) as conn:
         require_schema(conn, endpoints["admin"].where(), identity_roles(settings))

@@ -60,6 +60,9 @@ PASSED, FAILED, NOT_COVERED, NOT_RUN = "passed", "failed", "not covered", "not r
 STATUSES = (PASSED, FAILED, NOT_COVERED, NOT_RUN)
 FAILING_RESULT = ("failed", "broken")
 OPTIONAL_TAG = "optional"  # a scenario whose skip does not keep its item from passing (see judge_item)
+# A scenario written for one kind of Redis (standalone or cluster): against the other kind it is skipped
+# and its item is judged by the scenario written for that kind.
+ALTERNATIVE_TAG_PREFIX = "use.with_redis="
 SIGNOFF_FILES = ("signoff.json", "signoff.md", "signoff.html")
 CHART_MIN_SAMPLES = 2  # the chart draws distributions only; a single sample stays in the tables
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -253,16 +256,19 @@ def judge_item(item: Item, scenarios: Sequence[coverage.TaggedScenario],
     if regressions:
         return FAILED, "regression: " + regressions[0].describe()
     passed = [r for r in mine if r.status == "passed"]
-    # A skipped @optional scenario (e.g. no MASSIVE_API_KEY) leaves the verdict to the other scenarios.
+    # A skipped @optional scenario (e.g. no MASSIVE_API_KEY), or one written for the other kind of Redis,
+    # leaves the verdict to the other scenarios.
     optional = {s.name for s in scenarios if OPTIONAL_TAG in s.tags}
-    skipped_optional = [r for r in mine if r.status == "skipped" and r.name in optional]
+    alternative = {s.name for s in scenarios if any(t.startswith(ALTERNATIVE_TAG_PREFIX) for t in s.tags)}
+    skipped_optional = [r for r in mine if r.status == "skipped" and r.name in optional | alternative]
     if passed and len(passed) + len(skipped_optional) >= len(scenarios):
         unmeasured = targets_without_figure(item, figures)
         if unmeasured:
             return FAILED, "; ".join(f"no figure recorded against target {describe_target(t)}"
                                      for t in unmeasured)
-        return PASSED, "; ".join(f"optional scenario skipped: {r.name} ({r.message or 'no reason given'})"
-                                 for r in skipped_optional)
+        return PASSED, "; ".join(
+            f"{'optional' if r.name in optional else 'alternative'} scenario skipped: {r.name} "
+            f"({r.message or 'no reason given'})" for r in skipped_optional)
     skipped = [r for r in mine if r.status == "skipped"]
     chosen = [s for s in scenarios if s in set(selected)]
     if not chosen:

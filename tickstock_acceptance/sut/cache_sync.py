@@ -29,12 +29,13 @@ from psycopg2.extras import execute_values
 
 from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.contract.cache_sync import (
+    AUTOMATION_CHANNEL,
     AUTOMATION_STREAM,
+    EOD_CHANNEL,
     EOD_GROUP,
-    EOD_STREAM,
     SymbolRow,
 )
-from tickstock_acceptance.contract.messaging import STREAM_DB
+from tickstock_acceptance.contract.messaging import STREAM_DB, stream_key
 from tickstock_acceptance.core.errors import first_line
 from tickstock_acceptance.core.waiting import wait_until
 from tickstock_acceptance.infra.system import AcceptanceSystem
@@ -358,10 +359,11 @@ class SignalStream:
 
     def __init__(self, system: AcceptanceSystem) -> None:
         self.client = system.redis_client(STREAM_DB)
+        self.key = stream_key(EOD_CHANNEL)  # the contract's EOD stream, in the run's namespace
 
     def group(self) -> dict | None:
         try:
-            groups = self.client.xinfo_groups(EOD_STREAM)
+            groups = self.client.xinfo_groups(self.key)
         except Exception:  # noqa: BLE001 - no stream yet
             return None
         return next((g for g in groups if g.get("name") == EOD_GROUP), None)
@@ -385,19 +387,20 @@ class AutomationGroup:
         self.client = system.redis_client(STREAM_DB)
         self.name = f"test_automation_{uuid.uuid4().hex[:8]}"
         self.received: list[tuple[str, Received]] = []
-        self.client.xgroup_create(AUTOMATION_STREAM, self.name, id="$", mkstream=True)
+        self.key = stream_key(AUTOMATION_CHANNEL)  # the contract's automation stream, in the run's namespace
+        self.client.xgroup_create(self.key, self.name, id="$", mkstream=True)
 
     def read(self) -> list[tuple[str, Received]]:
         """Everything new for the group (non-blocking), acknowledged after it is read."""
         got = []
         while True:
-            reply = self.client.xreadgroup(self.name, "suite", {AUTOMATION_STREAM: ">"}, count=500)
+            reply = self.client.xreadgroup(self.name, "suite", {self.key: ">"}, count=500)
             entries = reply[0][1] if reply else []
             if not entries:
                 break
             for entry_id, fields in entries:
                 got.append((entry_id, decode(AUTOMATION_STREAM, fields.get("data", ""), time.time())))
-            self.client.xack(AUTOMATION_STREAM, self.name, *[e for e, _ in entries])
+            self.client.xack(self.key, self.name, *[e for e, _ in entries])
         self.received.extend(got)
         return got
 
@@ -406,11 +409,11 @@ class AutomationGroup:
         return [r for _, r in self.received]
 
     def pending(self) -> int:
-        return int(self.client.xpending(AUTOMATION_STREAM, self.name)["pending"])
+        return int(self.client.xpending(self.key, self.name)["pending"])
 
     def close(self) -> None:
         try:
-            self.client.xgroup_destroy(AUTOMATION_STREAM, self.name)
+            self.client.xgroup_destroy(self.key, self.name)
         except Exception:  # noqa: BLE001 - cleanup is best effort (the test DB is flushed anyway)
             pass
         self.client.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from tickstock_acceptance.contract.messaging import STREAM_DB
+from tickstock_acceptance.contract.messaging import STREAM_DB, namespace
 from tickstock_acceptance.infra.system import AcceptanceSystem
 
 PASSED_ENV = ("PATH", "HOME", "USER", "LANG", "TZ", "TMPDIR", "VIRTUAL_ENV", "SYSTEMROOT")
@@ -26,6 +26,11 @@ def process_environment(system: AcceptanceSystem, role: str, prefix: str) -> dic
         prefix + "REDIS_HOST": rd.host, prefix + "REDIS_PORT": str(rd.port),
         prefix + "REDIS_DB": str(STREAM_DB),
     })
+    # The reference components' settings for a Redis Cluster and for the run's channel namespace.
+    if system.settings.redis_cluster:
+        env[prefix + "REDIS_CLUSTER"] = "1"
+    if namespace():
+        env[prefix + "CHANNEL_PREFIX"] = namespace()
     if db.password:
         env[prefix + "DB_PASSWORD"] = db.password
     return env

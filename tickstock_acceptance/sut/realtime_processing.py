@@ -27,6 +27,9 @@ from tickstock_acceptance.contract.messaging import (
     STREAM_DB,
     THRESHOLD_CHANNEL,
     TICK_STREAM,
+    contract_name,
+    live,
+    namespaced,
     stream_key,
 )
 from tickstock_acceptance.core.waiting import wait_until
@@ -39,7 +42,7 @@ REALTIME_CHANNELS = (BAR_CHANNEL, THRESHOLD_CHANNEL)
 
 def realtime_keys() -> list[str]:
     """The keys a real-time measurement owns in the flows database."""
-    return [TICK_STREAM, *(stream_key(c) for c in REALTIME_CHANNELS)]
+    return [namespaced(TICK_STREAM), *(stream_key(c) for c in REALTIME_CHANNELS)]
 
 
 def clean_realtime_streams(client: redis.Redis) -> int:
@@ -98,14 +101,14 @@ class RawObserver:
 
     def start(self) -> RawObserver:
         ps = self._pubsub = self.client.pubsub(ignore_subscribe_messages=False)
-        ps.subscribe(*self.channels)
+        ps.subscribe(*(live(c) for c in self.channels))
         confirmed = set()
         wait_s = M.deadline(M.SUBSCRIBE_DEADLINE_S)
 
         def all_confirmed() -> bool:
             m = ps.get_message(timeout=0.1)
             if m and m["type"] == "subscribe":
-                confirmed.add(m["channel"])
+                confirmed.add(contract_name(m["channel"]))
             return confirmed >= set(self.channels)
 
         wait_until(all_confirmed, wait_s, f"Redis confirming the subscription to {', '.join(self.channels)}")
@@ -123,7 +126,7 @@ class RawObserver:
                     self.error = f"{type(exc).__name__}: {exc}"
                 return
             if m is not None and m["type"] == "message":
-                events.append(RawEvent(m["channel"], m["data"], time.time()))
+                events.append(RawEvent(contract_name(m["channel"]), m["data"], time.time()))
 
     def count(self) -> int:
         return len(self.events)

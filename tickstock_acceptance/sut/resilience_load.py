@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import redis
 
 from tickstock_acceptance.config import measurement as M
-from tickstock_acceptance.contract.messaging import STREAM_DB, UNIVERSE_CHANNEL, stream_key
+from tickstock_acceptance.contract.messaging import STREAM_DB, UNIVERSE_CHANNEL, live, namespaced, stream_key
 from tickstock_acceptance.core.waiting import wait_until
 from tickstock_acceptance.infra.system import AcceptanceSystem
 from tickstock_acceptance.sut.producer import BackgroundCommand, ProducerController, ProducerRun
@@ -297,7 +297,7 @@ def inject(client: redis.Redis, marker: str, channel: str = UNIVERSE_CHANNEL) ->
     injection = Injection()
     key = stream_key(channel)
     for kind, payload in bad_notifications(marker).items():
-        client.publish(channel, payload)
+        client.publish(live(channel), payload)
         injection.items.append(Injected(kind, channel, f"{marker}:{kind}"))
         entry = client.xadd(key, {"data": payload})
         injection.items.append(Injected(kind, key, f"{marker}:{kind}", str(entry)))
@@ -307,13 +307,16 @@ def inject(client: redis.Redis, marker: str, channel: str = UNIVERSE_CHANNEL) ->
 def dead_letters_after(client: redis.Redis, after_id: str) -> list[dict]:
     """TickStockApp's dead letters written after ``after_id``: {id, channel, reason, payload}."""
     out = []
-    for eid, fields in client.xrange(DEAD_LETTER_STREAM, min=f"({after_id}" if after_id != "0-0" else "-"):
+    start = f"({after_id}" if after_id != "0-0" else "-"
+    for eid, fields in client.xrange(namespaced(DEAD_LETTER_STREAM), min=start):
         out.append({"id": eid, **{k: (v if isinstance(v, str) else str(v)) for k, v in fields.items()}})
     return out
 
 
-def app_group_last_delivered(client: redis.Redis, key: str = stream_key(UNIVERSE_CHANNEL)) -> str:
-    """The last entry TickStockApp's consumer group was given ("0-0" when there is no group)."""
+def app_group_last_delivered(client: redis.Redis, key: str | None = None) -> str:
+    """The last entry TickStockApp's consumer group was given ("0-0" when there is no group); ``key``
+    defaults to the universe stream."""
+    key = key or stream_key(UNIVERSE_CHANNEL)
     try:
         groups = client.xinfo_groups(key)
     except redis.ResponseError:
@@ -324,12 +327,13 @@ def app_group_last_delivered(client: redis.Redis, key: str = stream_key(UNIVERSE
     return "0-0"
 
 
-def app_group_position(client: redis.Redis, key: str = stream_key(UNIVERSE_CHANNEL),
+def app_group_position(client: redis.Redis, key: str | None = None,
                        consumer: str | None = None) -> dict:
     """Where TickStockApp's consumer group stands: entries pending (the group's, or one consumer's), the
     last entry it was given, and the stream's last entry. Judged on positions, not on XINFO's ``lag``
     (which stays above zero after a restart from the append-only file, and after XDEL, although the
     group has read to the end)."""
+    key = key or stream_key(UNIVERSE_CHANNEL)
     groups = {g.get("name"): g for g in client.xinfo_groups(key)} if client.exists(key) else {}
     group = groups.get(APP_GROUP) or {}
     pending = int(group.get("pending") or 0)

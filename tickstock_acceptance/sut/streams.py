@@ -15,7 +15,7 @@ import time
 import redis
 
 from tickstock_acceptance.config import measurement as M
-from tickstock_acceptance.contract.messaging import STREAM_DB, STREAM_KEY_PREFIX, UNIVERSE_CHANNEL, stream_key
+from tickstock_acceptance.contract.messaging import STREAM_DB, UNIVERSE_CHANNEL, stream_key
 from tickstock_acceptance.infra.system import AcceptanceSystem
 from tickstock_acceptance.sut.subscriber import Received, decode
 
@@ -61,13 +61,15 @@ class StreamReader:
         return [r for r in self.all() if r.producer_id == producer_id]
 
     def stream_keys(self) -> list[str]:
-        return sorted(self.client.scan_iter(match=STREAM_KEY_PREFIX + "*", _type="stream"))
+        """The channels' streams of the run's namespace (every ``stream:<channel>`` without one)."""
+        return sorted(self.client.scan_iter(match=stream_key("*"), _type="stream"))
 
     def everything(self) -> list[Received]:
-        """Every message kept on every ``stream:<channel>`` of the flows database."""
+        """Every message kept on every ``stream:<channel>`` of the flows database (of the run's namespace),
+        under the contract's channel name."""
         out = []
         for key in self.stream_keys():
-            channel = key[len(STREAM_KEY_PREFIX):]
+            channel = key[len(stream_key("")):]
             out += [decode(channel, fields.get("data", ""), 0.0) for _id, fields in self.client.xrange(key)]
         return out
 

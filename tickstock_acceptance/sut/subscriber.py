@@ -19,7 +19,13 @@ import redis
 
 from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.contract.events import message_problems, parse_timestamp
-from tickstock_acceptance.contract.messaging import STREAM_DB, TICKSTOCK_CHANNEL_PATTERN, UNIVERSE_CHANNEL
+from tickstock_acceptance.contract.messaging import (
+    STREAM_DB,
+    TICKSTOCK_CHANNEL_PATTERN,
+    UNIVERSE_CHANNEL,
+    contract_name,
+    live,
+)
 from tickstock_acceptance.core.waiting import wait_until
 from tickstock_acceptance.infra.system import AcceptanceSystem
 
@@ -63,7 +69,8 @@ def decode(channel: str, raw: str, received_at: float) -> Received:
 
 
 class AppSubscriber:
-    """Subscribes like TickStockApp and records every message it receives."""
+    """Subscribes like TickStockApp and records every message it receives. Channels and patterns are
+    the contract's names: subscribed in the run's namespace, recorded under the contract's name."""
 
     def __init__(self, system: AcceptanceSystem, channels=(UNIVERSE_CHANNEL,), patterns=()) -> None:
         self.client = system.redis_client(STREAM_DB, socket_timeout=None)
@@ -78,9 +85,9 @@ class AppSubscriber:
     def start(self) -> AppSubscriber:
         ps = self._pubsub = self.client.pubsub()
         if self.channels:
-            ps.subscribe(*self.channels)
+            ps.subscribe(*(live(c) for c in self.channels))
         if self.patterns:
-            ps.psubscribe(*self.patterns)
+            ps.psubscribe(*(live(p) for p in self.patterns))
         wanted = len(self.channels) + len(self.patterns)
         confirmed = 0
         wait_s = M.deadline(M.SUBSCRIBE_DEADLINE_S)
@@ -106,7 +113,7 @@ class AppSubscriber:
             if not m or m["type"] not in ("message", "pmessage"):
                 continue
             now = time.time()
-            rec = decode(m["channel"], m["data"], now)
+            rec = decode(contract_name(m["channel"]), m["data"], now)
             with self._lock:
                 self.received.append(rec)
 

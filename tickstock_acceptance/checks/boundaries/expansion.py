@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 
+from tickstock_acceptance.contract.messaging import namespaced
 from tickstock_acceptance.sut.subscriber import Received
 from tickstock_acceptance.sut.tickstock_app import CLIENT_NAME_PREFIX, RedisCommand
 
@@ -119,7 +120,7 @@ def app_publishing_problems(commands: Iterable[RedisCommand], clients: set[str],
         if c.client not in clients:
             continue
         target = c.args[1] if len(c.args) > 1 else "?"
-        if c.name == "XADD" and target == DEAD_LETTER_STREAM:
+        if c.name == "XADD" and target == namespaced(DEAD_LETTER_STREAM):
             continue
         what = ""
         if c.name in ("PUBLISH", "SPUBLISH") and len(c.args) > 2:

@@ -343,4 +343,5 @@ class CacheSyncFlow:
         return self.seen
 
     def servers(self) -> dict[int, str]:
-        return {self.system.endpoint("producer").port: "PostgreSQL", self.system.redis_endpoint.port: "Redis"}
+        return {self.system.endpoint("producer").port: "PostgreSQL",
+                **{r.port: "Redis" for r in self.system.redis_servers()}}

@@ -14,10 +14,15 @@ import time
 from tickstock_acceptance.contract.messaging import (
     CHANNEL_NAMING_PATTERN,
     REQUIRED_CHANNELS,
+    contract_name,
     follows_naming_convention,
+    namespaced,
 )
+from tickstock_acceptance.core.errors import first_line
 from tickstock_acceptance.infra.system import AcceptanceSystem
 from tickstock_acceptance.sut.producer import producer_for
+
+CLUSTER_SLOTS = 16384
 
 
 class EnvironmentProbe:
@@ -42,8 +47,8 @@ class EnvironmentProbe:
         return (time.perf_counter() - t0) * 1000.0
 
     def write_marker(self, db: int) -> str:
-        """Write a fresh ``test_`` key into ``db`` and return its name."""
-        key = f"test_env_marker:{db}:{secrets.token_hex(4)}"
+        """Write a fresh ``test_`` key (in the run's namespace) into ``db`` and return its name."""
+        key = namespaced(f"test_env_marker:{db}:{secrets.token_hex(4)}")
         self.system.redis_client(db).set(key, str(db), ex=300)
         return key
 
@@ -67,10 +72,63 @@ class EnvironmentProbe:
                 + [f"a value written to {w} is not readable there" for (w, r), v in seen.items()
                    if not v and w == r])
 
+    # -- Redis Cluster (database 0 only: the run's keys are told apart by its namespace) ------------
+    def cluster_problems(self) -> list[str]:
+        """The cluster's own state, its slots all served, and every primary answering PING (with the
+        round trips recorded per primary as ``self.primary_round_trips``)."""
+        rc = self.system.redis_client(0)
+        problems: list[str] = []
+        self.primary_round_trips: dict[str, list[float]] = {}
+        try:
+            info = rc.cluster_info(target_nodes=rc.get_default_node())
+            if info.get("cluster_state") != "ok":
+                problems.append(f"the cluster's state is {info.get('cluster_state')!r}, not 'ok'")
+            served = int(info.get("cluster_slots_ok", 0))
+            if served != CLUSTER_SLOTS:
+                problems.append(f"{served} of the {CLUSTER_SLOTS} slots are served")
+            for node in rc.get_primaries():
+                samples = []
+                try:
+                    for _ in range(5):
+                        t0 = time.perf_counter()
+                        rc.ping(target_nodes=node)
+                        samples.append((time.perf_counter() - t0) * 1000.0)
+                except Exception as exc:  # noqa: BLE001 - reported as the node's problem
+                    problems.append(f"primary {node.name} does not answer: {first_line(exc)}")
+                self.primary_round_trips[node.name] = samples
+        finally:
+            rc.close()
+        return problems
+
+    def primaries_not_keeping(self) -> list[str]:
+        """A fresh key of the run's namespace in a slot of each primary, written through the cluster:
+        it must be kept on that primary (read from the node itself) and readable through the cluster."""
+        rc = self.system.redis_client(0)
+        problems = []
+        try:
+            token = secrets.token_hex(4)
+            for node in rc.get_primaries():
+                key = next(k for k in (namespaced(f"test_env_marker:{i}:{token}") for i in range(100_000))
+                           if rc.get_node_from_key(k).name == node.name)
+                try:
+                    rc.set(key, node.name, ex=300)
+                    direct = rc.get_redis_connection(node).get(key)
+                    through = rc.get(key)
+                    if direct != node.name or through != node.name:
+                        problems.append(f"primary {node.name} did not keep {key} (on the node: {direct!r}, "
+                                        f"through the cluster: {through!r})")
+                    rc.delete(key)
+                except Exception as exc:  # noqa: BLE001 - reported as the node's problem
+                    problems.append(f"primary {node.name} could not keep {key}: {first_line(exc)}")
+        finally:
+            rc.close()
+        return problems
+
     # -- Channels -------------------------------------------------------------------------
     def configured_channels(self) -> set[str]:
-        """The channels the system under test's producer is configured with (asked, not assumed)."""
-        return set(producer_for(self.system).channels().values())
+        """The channels the system under test's producer is configured with (asked, not assumed), under
+        the contract's names when the run has a channel namespace."""
+        return {contract_name(c) for c in producer_for(self.system).channels().values()}
 
 
 def missing_channels(configured: set[str], wanted: list[str]) -> list[str]:
@@ -88,3 +146,9 @@ def table_vs_contract(listed: list[str]) -> list[str]:
         return []
     return [f"it lists {sorted(listed)}, the contract (contract/messaging.json) requires "
             f"{sorted(REQUIRED_CHANNELS)}"]
+
+
+def slots_vs_cluster(slots: int) -> list[str]:
+    """The feature's number of slots is Redis Cluster's (one source)."""
+    return [] if slots == CLUSTER_SLOTS else [f"the feature says {slots} slots, a Redis Cluster has "
+                                              f"{CLUSTER_SLOTS}"]

@@ -45,6 +45,8 @@ from tickstock_acceptance.contract.messaging import (
     THRESHOLD_CHANNEL,
     TICK_STREAM,
     UNIVERSE_CHANNEL,
+    live,
+    namespaced,
 )
 from tickstock_acceptance.core.statistics import Distribution
 from tickstock_acceptance.core.waiting import DeadlineExceeded, wait_until
@@ -273,8 +275,9 @@ class ReferencePublisher:
     def _loop(self) -> None:
         wake = time.monotonic()
         try:
+            channel = live(self.channel)
             while not self._stop.is_set():
-                self.client.publish(self.channel, json.dumps({"i": self.sent + 1, "timestamp": now_iso()}))
+                self.client.publish(channel, json.dumps({"i": self.sent + 1, "timestamp": now_iso()}))
                 self.sent += 1
                 wake += self.interval_s
                 pause = wake - time.monotonic()
@@ -362,7 +365,7 @@ class AdvancedFeaturesDelivery:
                              f"the background expansion's first notification on {UNIVERSE_CHANNEL}")
         self.processor = TickProcessor(self.system, producer).start()
         tape = TickTape(M.REALTIME_TAPE_SEED, M.REALTIME_SYMBOLS, M.REALTIME_TICKS_PER_MINUTE)
-        self.feeder = TickFeeder(tape, redis_sink(self.client, TICK_STREAM), self.rate,
+        self.feeder = TickFeeder(tape, redis_sink(self.client, namespaced(TICK_STREAM)), self.rate,
                                  M.REALTIME_BATCH_INTERVAL_S, M.REALTIME_MAX_BATCH,
                                  max_seconds=M.deadline(M.ADVANCED_DELIVERY_PROCESS_MAX_S)).start("advanced")
 

@@ -35,6 +35,7 @@ from tickstock_acceptance.contract.messaging import (
     THRESHOLD_CHANNEL,
     THRESHOLD_STEP,
     TICK_STREAM,
+    namespaced,
 )
 from tickstock_acceptance.core.waiting import DeadlineExceeded, wait_until
 from tickstock_acceptance.infra.system import AcceptanceSystem
@@ -332,7 +333,7 @@ class RealtimeUnderLoad:
         clean_realtime_streams(self.client)
         self.processor = TickProcessor(self.system, producer).start()
         self.observer = RawObserver(self.system).start()
-        self.feeder = TickFeeder(self.tape, redis_sink(self.client, TICK_STREAM), self.rate,
+        self.feeder = TickFeeder(self.tape, redis_sink(self.client, namespaced(TICK_STREAM)), self.rate,
                                  M.REALTIME_BATCH_INTERVAL_S, M.REALTIME_MAX_BATCH,
                                  max_seconds=M.deadline(M.REALTIME_PROCESSOR_MAX_S)).start("before")
 

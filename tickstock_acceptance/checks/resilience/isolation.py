@@ -32,7 +32,13 @@ from tickstock_acceptance.checks.resilience.recovery import (
     universe_row_problems,
 )
 from tickstock_acceptance.config import measurement as M
-from tickstock_acceptance.contract.messaging import STREAM_DB, TICK_STREAM, UNIVERSE_CHANNEL, stream_key
+from tickstock_acceptance.contract.messaging import (
+    STREAM_DB,
+    TICK_STREAM,
+    UNIVERSE_CHANNEL,
+    namespaced,
+    stream_key,
+)
 from tickstock_acceptance.contract.reference import reference_themes, should_succeed
 from tickstock_acceptance.core.waiting import wait_until
 from tickstock_acceptance.faults.servers import ServerFaults
@@ -229,7 +235,7 @@ class ErrorIsolation:
             clean_realtime_streams(client)
             self.processor = TickProcessor(self.system, producer).start()
             tape = TickTape(M.REALTIME_TAPE_SEED, M.REALTIME_SYMBOLS, M.REALTIME_TICKS_PER_MINUTE)
-            redis_sink(client, TICK_STREAM)(tape.first(M.ISOLATION_TICKS))
+            redis_sink(client, namespaced(TICK_STREAM))(tape.first(M.ISOLATION_TICKS))
 
             def counted() -> int:
                 return max(0, int(self.app.health().get("consumed", 0)) - before)
@@ -260,7 +266,7 @@ class ErrorIsolation:
     def inject_bad_notifications(self) -> Injection:
         client = self.system.redis_client(STREAM_DB)
         try:
-            self._letters_from = last_entry_id(client, DEAD_LETTER_STREAM)
+            self._letters_from = last_entry_id(client, namespaced(DEAD_LETTER_STREAM))
             self.injection = inject(client, f"res4-{uuid.uuid4().hex[:8]}", UNIVERSE_CHANNEL)
         finally:
             client.close()

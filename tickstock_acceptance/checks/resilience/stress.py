@@ -42,7 +42,7 @@ from xml.sax.saxutils import escape
 
 from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.config.targets import Target
-from tickstock_acceptance.contract.messaging import STREAM_DB, TICK_STREAM
+from tickstock_acceptance.contract.messaging import STREAM_DB, TICK_STREAM, namespaced
 from tickstock_acceptance.core.waiting import DeadlineExceeded, wait_until
 from tickstock_acceptance.infra.system import AcceptanceSystem
 from tickstock_acceptance.sut.etf_universes import EtfUniverseStore
@@ -320,7 +320,8 @@ class MemoryUnderStress:
         self._started[PROCESSOR] = time.time()
         self.sampler.track(self.processor.command.proc.pid, PROCESSOR)
         tape = TickTape(M.REALTIME_TAPE_SEED, M.REALTIME_SYMBOLS, M.REALTIME_TICKS_PER_MINUTE)
-        self.feeder = TickFeeder(tape, redis_sink(self.client, TICK_STREAM), float(M.REALTIME_TICK_RATE),
+        sink = redis_sink(self.client, namespaced(TICK_STREAM))
+        self.feeder = TickFeeder(tape, sink, float(M.REALTIME_TICK_RATE),
                                  M.REALTIME_BATCH_INTERVAL_S, M.REALTIME_MAX_BATCH,
                                  max_seconds=M.deadline(M.RES_STRESS_PROCESS_MAX_S)).start("stress")
         mark = self.store.db_now()
