@@ -83,7 +83,8 @@ def test_a_redis_cluster_is_external_and_gets_a_test_namespace():
     s = load_settings({"TEST_REDIS_HOST": "node-1", "TEST_REDIS_CLUSTER": "1"}, {})
     assert s.external and s.redis_cluster and s.redis_namespace == "test_acceptance:"
     assert "Redis Cluster node-1:6379 (namespace test_acceptance:)" in s.describe()
-    own = load_settings({"TEST_REDIS_HOST": "node-1"}, {"redis_cluster": "yes", "redis_namespace": "test_ci."})
+    own = load_settings({"TEST_REDIS_HOST": "node-1"},
+                        {"redis_cluster": "yes", "redis_namespace": "test_ci."})
     assert own.redis_namespace == "test_ci."
 
 
