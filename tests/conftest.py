@@ -75,6 +75,18 @@ def run_cli(*args: str, env: dict | None = None, module: str = "tickstock_accept
     return CliResult(proc.returncode, proc.stdout, proc.stderr, reports_dir)
 
 
+def external_env(pg, db: str, passwords: dict[str, str], redis_host: str, redis_port: int,
+                 **extra: str) -> dict:
+    """The variables of an external run on ``pg``'s database ``db``: TickStockApp's and the producer's
+    roles with ``passwords`` (role -> password), the superuser as administrator, and Redis."""
+    return {"TEST_DB_HOST": pg.host, "TEST_DB_PORT": str(pg.port), "TEST_DB_NAME": db,
+            "TEST_DB_USER": "app_readwrite", "TEST_DB_PASSWORD": passwords["app_readwrite"],
+            "TEST_DB_PRODUCER_USER": "tickstock_producer",
+            "TEST_DB_PRODUCER_PASSWORD": passwords["tickstock_producer"],
+            "TEST_DB_ADMIN_USER": "postgres", "TEST_DB_ADMIN_PASSWORD": pg.superuser_password,
+            "TEST_REDIS_HOST": redis_host, "TEST_REDIS_PORT": str(redis_port), **extra}
+
+
 def signoff_items(reports_dir: Path) -> dict[str, dict]:
     """Checklist ID -> the item of the sign-off a run wrote to ``reports_dir``."""
     import json

@@ -17,7 +17,7 @@ import redis
 from redis.cluster import ClusterNode, RedisCluster
 
 from tests.app.test_app_service import App, get, migrated_database, wait_for
-from tests.conftest import ROOT, cli_env, run_cli, signoff_items
+from tests.conftest import ROOT, cli_env, external_env, run_cli, signoff_items
 from tickstock_acceptance.infra.embedded import EmbeddedPostgres, EmbeddedRedisCluster, RunDir
 from tickstock_producer import events
 from tickstock_producer.facade import Producer, ProducerConfig
@@ -156,22 +156,22 @@ def test_tickstock_app_follows_the_producers_expansion_through_the_cluster(clust
 
 
 def test_the_message_flow_features_pass_against_the_cluster_in_external_mode(cluster, database, tmp_path):
-    """The suite in external mode against the 3-node cluster: ENV-2's cluster scenario and the Redis
-    message-flow features (RED-1, RED-2, RED-4's burst; the slow-subscriber scenario needs a Redis the
-    run owns). Every key the run wrote is in its namespace and gone afterwards; a key outside it stays."""
+    """The suite in external mode against the 3-node cluster: the environment gate (ENV-2's cluster
+    scenario) and the Redis message-flow feature (RED-1, RED-2, RED-4's burst; the slow-subscriber
+    scenario needs a Redis the run owns). Every key the run wrote is in its namespace and gone afterwards; a key outside it stays."""
     pg, passwords = database
     host, port = cluster.startup_nodes()[1]
     rc = _client(cluster)
     outsider = "prod:keep-me"  # someone else's key on the same cluster
     rc.set(outsider, "1")
-    env = {"TEST_DB_HOST": pg.host, "TEST_DB_PORT": str(pg.port), "TEST_DB_NAME": DB,
-           "TEST_DB_USER": "app_readwrite", "TEST_DB_PASSWORD": passwords["app_readwrite"],
-           "TEST_DB_PRODUCER_USER": "tickstock_producer",
-           "TEST_DB_PRODUCER_PASSWORD": passwords["tickstock_producer"],
-           "TEST_DB_ADMIN_USER": "postgres", "TEST_DB_ADMIN_PASSWORD": pg.superuser_password,
-           "TEST_REDIS_HOST": host, "TEST_REDIS_PORT": str(port), "TEST_REDIS_CLUSTER": "1"}
+
+    def keys() -> set[str]:
+        return {k for node in cluster.nodes
+                for k in redis.Redis(host=node.host, port=node.port, decode_responses=True).keys("*")}
+    before = keys()  # the other tests' streams and the outsider
+    env = external_env(pg, DB, passwords, host, port, TEST_REDIS_CLUSTER="1")
     try:
-        result = run_cli("run", "--no-report", "--tags", "@redis_flow or @checklist:ENV-2", env=env,
+        result = run_cli("run", "--no-report", "--tags", "@redis and @redis_flow", env=env,
                          reports_dir=tmp_path)
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
         items = signoff_items(result.reports_dir)
@@ -181,9 +181,7 @@ def test_the_message_flow_features_pass_against_the_cluster_in_external_mode(clu
         assert items["RED-4"]["status"] == "not run"  # its burst passed; its slow subscriber is embedded-only
         facts = json.loads((result.reports_dir / "run-facts.json").read_text())
         assert "cluster of 3 primaries" in facts["redis"] and "test_acceptance:" in facts["target"]
-        left = sorted(k for node in cluster.nodes
-                      for k in redis.Redis(host=node.host, port=node.port, decode_responses=True).keys("*"))
-        assert left == [outsider], left[:10]
+        assert keys() == before, sorted(keys() ^ before)[:10]
     finally:
         rc.delete(outsider)
         rc.close()

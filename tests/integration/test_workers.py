@@ -11,16 +11,21 @@ import sys
 
 import psutil
 import pytest
+import redis
 
+from tests.app.test_app_service import migrated_database
 from tests.conftest import (
     ROOT,
     assert_signoff_of_one_run,
     cli_env,
+    external_env,
     leftovers_since,
     run_cli,
     run_dir_owner,
     run_dirs,
+    signoff_items,
 )
+from tickstock_acceptance.contract.messaging import STREAM_DB
 from tickstock_acceptance.core.waiting import wait_until
 from tickstock_acceptance.reporting.results import load_results
 
@@ -71,12 +76,43 @@ def test_bad_workers_end_in_one_line(args, says, tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
-def test_workers_refuse_an_external_target(tmp_path):
-    result = run_cli("run", "--workers", "2", reports_dir=tmp_path,
-                     env={"TEST_DB_HOST": "127.0.0.1", "TEST_DB_NAME": "tickstock_test"})
+def test_external_workers_each_need_a_test_database_of_their_own(embedded_postgres, embedded_redis, tmp_path):
+    migrated_database(embedded_postgres, "extw_test")
+    passwords = migrated_database(embedded_postgres, "extw_w1_test")  # the roles' passwords are server-wide
+    env = external_env(embedded_postgres, "extw_test", passwords, embedded_redis.host, embedded_redis.port)
+    result = run_cli("run", "--workers", "2", reports_dir=tmp_path, env=env)
     assert result.returncode == 2
-    assert "--workers needs embedded mode" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "worker 2's database extw_w2_test" in result.stderr and "TEMPLATE extw_test" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    app_url = run_cli("run", "--workers", "2", reports_dir=tmp_path,
+                      env={**env, "TICKSTOCK_APP_URL": "http://127.0.0.1:9"})
+    assert app_url.returncode == 2 and "cannot share the deployed TickStockApp" in app_url.stderr
+
+
+def test_two_external_workers_share_one_redis_in_namespaces_of_their_own(embedded_postgres, embedded_redis,
+                                                                         tmp_path):
+    """Two workers on one external PostgreSQL and one Redis at the same time: each on its own test
+    database and channel namespace (RED-1's observer of every tickstock channel in worker 1 while worker 2
+    publishes SCN-2's patterns). Each cleans only its namespace: a key outside it stays in database 14."""
+    passwords = [migrated_database(embedded_postgres, name) for name in ("extw_test", "extw_w1_test",
+                                                                         "extw_w2_test")][-1]
+    env = external_env(embedded_postgres, "extw_test", passwords, embedded_redis.host, embedded_redis.port)
+    keep = redis.Redis(host=embedded_redis.host, port=embedded_redis.port, db=STREAM_DB)
+    keep.set("staging:keep-me", "1")
+    try:
+        result = run_cli("run", "--workers", "2", "--no-report", "--tags",
+                         "@checklist:RED-1 or @checklist:SCN-2", reports_dir=tmp_path, env=env)
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+        out = result.stdout
+        assert "[worker 1] Target: external" in out and "(namespace test_w1:)" in out
+        assert "[worker 2] Target: external" in out and "/extw_w2_test" in out
+        assert "(namespace test_w2:)" in out
+        items = signoff_items(result.reports_dir)
+        assert items["RED-1"]["status"] == "passed" and items["SCN-2"]["status"] == "passed"
+        assert sorted(k.decode() for k in keep.keys("*")) == ["staging:keep-me"]
+    finally:
+        keep.delete("staging:keep-me")
+        keep.close()
 
 
 def test_ctrl_c_stops_every_worker_and_the_servers_they_started(tmp_path):
