@@ -158,7 +158,8 @@ def test_tickstock_app_follows_the_producers_expansion_through_the_cluster(clust
 def test_the_message_flow_features_pass_against_the_cluster_in_external_mode(cluster, database, tmp_path):
     """The suite in external mode against the 3-node cluster: the environment gate (ENV-2's cluster
     scenario) and the Redis message-flow feature (RED-1, RED-2, RED-4's burst; the slow-subscriber
-    scenario needs a Redis the run owns). Every key the run wrote is in its namespace and gone afterwards; a key outside it stays."""
+    scenario needs a Redis the run owns). Every key the run wrote is in its namespace and gone afterwards;
+    a key outside it stays."""
     pg, passwords = database
     host, port = cluster.startup_nodes()[1]
     rc = _client(cluster)
