@@ -186,3 +186,29 @@ def test_the_message_flow_features_pass_against_the_cluster_in_external_mode(clu
     finally:
         rc.delete(outsider)
         rc.close()
+
+
+def test_env2_fails_on_a_cluster_whose_primary_refuses_writes_and_the_gate_stops_the_run(cluster, database,
+                                                                                        tmp_path):
+    """A broken cluster: every node answers PING and every slot is served, but one primary is out of
+    memory (maxmemory 1 byte, no eviction) and refuses writes. ENV-2's cluster scenario names that
+    primary and the server's refusal; ENV-1 and ENV-3 still pass; the environment gate stops the run."""
+    pg, passwords = database
+    host, port = cluster.startup_nodes()[0]
+    broken = cluster.nodes[2]
+    node = redis.Redis(host=broken.host, port=broken.port, decode_responses=True)
+    node.config_set("maxmemory", "1")
+    try:
+        result = run_cli("run", "--no-report", "--tags", "@redis and @redis_flow",
+                         env=external_env(pg, DB, passwords, host, port, TEST_REDIS_CLUSTER="1"),
+                         reports_dir=tmp_path)
+    finally:
+        node.config_set("maxmemory", "0")
+        node.close()
+    assert result.returncode != 0
+    items = signoff_items(result.reports_dir)
+    assert items["ENV-2"]["status"] == "failed"
+    assert f"primary {broken.host}:{broken.port} could not keep" in items["ENV-2"]["reason"]
+    assert "used memory > 'maxmemory'" in items["ENV-2"]["reason"], items["ENV-2"]["reason"]
+    assert items["ENV-1"]["status"] == items["ENV-3"]["status"] == "passed"
+    assert items["RED-1"]["status"] == "not run", "the environment gate stops the run"
