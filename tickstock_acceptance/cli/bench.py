@@ -37,7 +37,14 @@ from tickstock_acceptance.config import measurement as M
 from tickstock_acceptance.config import targets as T
 from tickstock_acceptance.config.settings import Settings, load_settings
 from tickstock_acceptance.contract.cache_sync import MARKET_SIZE
-from tickstock_acceptance.contract.messaging import STREAM_DB, TICK_STREAM, UNIVERSE_CHANNEL, namespaced
+from tickstock_acceptance.contract.messaging import (
+    STREAM_DB,
+    TICK_STREAM,
+    UNIVERSE_CHANNEL,
+    live,
+    namespaced,
+    stream_key,
+)
 from tickstock_acceptance.contract.reference import reference_themes, should_succeed
 from tickstock_acceptance.core.errors import SuiteError
 from tickstock_acceptance.core.statistics import Distribution
@@ -203,7 +210,7 @@ for i in range(int(sys.argv[5])):
 def _publish_raw(rd, count: int) -> None:
     """``count`` raw redis-py PUBLISHes, one at a time, from a process of their own (connected first)."""
     done = subprocess.run([sys.executable, "-c", RAW_PUBLISHER, rd.host, str(rd.port), str(STREAM_DB),
-                           RAW_CHANNEL, str(count)], capture_output=True, text=True,
+                           live(RAW_CHANNEL), str(count)], capture_output=True, text=True,
                           timeout=M.deadline(M.DELIVERY_DEADLINE_S))
     if done.returncode != 0:
         raise SuiteError(f"the raw redis-py publisher failed: {done.stderr.strip().splitlines()[-1:]}",
@@ -224,13 +231,13 @@ def _bench_throughput(system: AcceptanceSystem, producer) -> None:
     finally:
         flow.close()
     raw = system.redis_client(STREAM_DB)
-    key = f"stream:{RAW_CHANNEL}"
+    key, channel = stream_key(RAW_CHANNEL), live(RAW_CHANNEL)  # in the run's namespace, if it has one
     payload = json.dumps({"i": 0, "timestamp": _now_iso(), "pad": "x" * 200})
     try:
         t0 = time.perf_counter()
         for _ in range(M.BENCH_THROUGHPUT_MESSAGES):
             pipe = raw.pipeline(transaction=True)
-            pipe.publish(RAW_CHANNEL, payload)
+            pipe.publish(channel, payload)
             pipe.xadd(key, {"data": payload})
             pipe.execute()
         raw_rate = M.BENCH_THROUGHPUT_MESSAGES / (time.perf_counter() - t0)
