@@ -34,7 +34,8 @@ def test_missing_index_fails_env1_and_stops_the_run(embedded_postgres, embedded_
         data = json.loads(path.read_text())
         ids = [lb["value"] for lb in data["labels"] if lb["name"] == "checklist"]
         for item_id in ids:
-            statuses[item_id] = data["status"]
-    assert statuses.get("ENV-1") == "failed"
-    assert statuses.get("ENV-2") == "passed" and statuses.get("ENV-3") == "passed"
+            statuses.setdefault(item_id, set()).add(data["status"])
+    assert statuses.get("ENV-1") == {"failed"}
+    # ENV-2's cluster scenario is skipped against a standalone Redis (its alternative passed)
+    assert statuses.get("ENV-2") == {"passed", "skipped"} and statuses.get("ENV-3") == {"passed"}
     assert not [i for i in statuses if not i.startswith("ENV-")], f"ran after a failed ENV: {statuses}"

@@ -133,6 +133,29 @@ def test_skipped_optional_scenario_leaves_its_item_to_the_others_and_its_reason_
     assert env2(("redis ok", "passed"), ("redis extra", "passed"), ("market data", "passed")).reason == ""
 
 
+def test_a_skipped_alternative_for_the_other_kind_of_redis_leaves_its_item_to_the_one_that_ran(results_dir):
+    why = "written for another kind of Redis: not run on a standalone Redis"
+    standalone = TaggedScenario("features/x.feature", 6, "logical databases",
+                                frozenset({"checklist:ENV-2", "use.with_redis=standalone"}), ("ENV-2",))
+    cluster = TaggedScenario("features/x.feature", 9, "cluster slots",
+                             frozenset({"checklist:ENV-2", "use.with_redis=cluster"}), ("ENV-2",))
+    scenarios = [s for s in SCENARIOS if s.name != "redis ok"] + [standalone, cluster]
+
+    def env2(*results) -> so.ItemSignoff:
+        for name, status in results:
+            write_result(results_dir, name, status, ["ENV-2"], why if status == "skipped" else "")
+        signoff = so.build_signoff(load_results(results_dir), FACTS, items=ITEMS, scenarios=scenarios)
+        item = by_id(signoff)["ENV-2"]
+        for path in results_dir.glob("*-result.json"):
+            path.unlink()
+        return item
+
+    item = env2(("logical databases", "passed"), ("cluster slots", "skipped"))
+    assert (item.status, item.reason) == ("passed", f"alternative scenario skipped: cluster slots ({why})")
+    assert env2(("logical databases", "skipped"), ("cluster slots", "skipped")).status == "not run"
+    assert env2(("logical databases", "failed"), ("cluster slots", "skipped")).status == "failed"
+
+
 def test_files_hold_every_item_status_chart_and_signoff_block(results_dir, tmp_path):
     write_result(results_dir, "db ok", "passed", ["ENV-1"], evidence=[round_trip()])
     write_result(results_dir, "redis ok", "broken", ["ENV-2"], "ConnectionError: refused")
