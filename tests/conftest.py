@@ -75,7 +75,7 @@ def run_cli(*args: str, env: dict | None = None, module: str = "tickstock_accept
     return CliResult(proc.returncode, proc.stdout, proc.stderr, reports_dir)
 
 
-def external_env(pg, db: str, passwords: dict[str, str], redis_host: str, redis_port: int,
+def three_identities_env(pg, db: str, passwords: dict[str, str], redis_host: str, redis_port: int,
                  **extra: str) -> dict:
     """The variables of an external run on ``pg``'s database ``db``: TickStockApp's and the producer's
     roles with ``passwords`` (role -> password), the superuser as administrator, and Redis."""

@@ -16,7 +16,7 @@ import secrets
 
 from psycopg2 import sql
 
-from tests.conftest import external_env, run_cli
+from tests.conftest import run_cli, three_identities_env
 from tests.integration.test_bad_input import create_database
 from tickstock_acceptance.config.paths import ROOT
 from tickstock_acceptance.infra.db import session
@@ -30,7 +30,7 @@ def test_external_run_with_consumer_producer_and_admin_roles(embedded_postgres, 
         for role, password in passwords.items():
             cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD %s").format(sql.Identifier(role)),
                         (password,))
-    env = external_env(pg, "ext_happy_test", passwords, embedded_redis.host, embedded_redis.port)
+    env = three_identities_env(pg, "ext_happy_test", passwords, embedded_redis.host, embedded_redis.port)
     tags = "not @load and (not @cache_sync or @checklist:SYNC-4)"
     result = run_cli("run", "--no-report", "--tags", tags, env=env, reports_dir=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

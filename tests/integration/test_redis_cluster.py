@@ -17,7 +17,7 @@ import redis
 from redis.cluster import ClusterNode, RedisCluster
 
 from tests.app.test_app_service import App, get, migrated_database, wait_for
-from tests.conftest import ROOT, cli_env, external_env, run_cli, signoff_items
+from tests.conftest import ROOT, cli_env, run_cli, signoff_items, three_identities_env
 from tickstock_acceptance.infra.embedded import EmbeddedPostgres, EmbeddedRedisCluster, RunDir
 from tickstock_producer import events
 from tickstock_producer.facade import Producer, ProducerConfig
@@ -170,7 +170,7 @@ def test_the_message_flow_features_pass_against_the_cluster_in_external_mode(clu
         return {k for node in cluster.nodes
                 for k in redis.Redis(host=node.host, port=node.port, decode_responses=True).keys("*")}
     before = keys()  # the other tests' streams and the outsider
-    env = external_env(pg, DB, passwords, host, port, TEST_REDIS_CLUSTER="1")
+    env = three_identities_env(pg, DB, passwords, host, port, TEST_REDIS_CLUSTER="1")
     try:
         result = run_cli("run", "--no-report", "--tags", "@redis and @redis_flow", env=env,
                          reports_dir=tmp_path)
@@ -200,7 +200,7 @@ def test_env2_fails_on_a_cluster_whose_primary_refuses_writes_and_the_gate_stops
     node.config_set("maxmemory", "1")
     try:
         result = run_cli("run", "--no-report", "--tags", "@redis and @redis_flow",
-                         env=external_env(pg, DB, passwords, host, port, TEST_REDIS_CLUSTER="1"),
+                         env=three_identities_env(pg, DB, passwords, host, port, TEST_REDIS_CLUSTER="1"),
                          reports_dir=tmp_path)
     finally:
         node.config_set("maxmemory", "0")

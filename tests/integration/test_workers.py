@@ -18,12 +18,12 @@ from tests.conftest import (
     ROOT,
     assert_signoff_of_one_run,
     cli_env,
-    external_env,
     leftovers_since,
     run_cli,
     run_dir_owner,
     run_dirs,
     signoff_items,
+    three_identities_env,
 )
 from tickstock_acceptance.contract.messaging import STREAM_DB
 from tickstock_acceptance.core.waiting import wait_until
@@ -79,7 +79,8 @@ def test_bad_workers_end_in_one_line(args, says, tmp_path):
 def test_external_workers_each_need_a_test_database_of_their_own(embedded_postgres, embedded_redis, tmp_path):
     migrated_database(embedded_postgres, "extw_test")
     passwords = migrated_database(embedded_postgres, "extw_w1_test")  # the roles' passwords are server-wide
-    env = external_env(embedded_postgres, "extw_test", passwords, embedded_redis.host, embedded_redis.port)
+    env = three_identities_env(embedded_postgres, "extw_test", passwords, embedded_redis.host,
+                               embedded_redis.port)
     result = run_cli("run", "--workers", "2", reports_dir=tmp_path, env=env)
     assert result.returncode == 2
     assert "worker 2's database extw_w2_test" in result.stderr and "TEMPLATE extw_test" in result.stderr
@@ -96,7 +97,8 @@ def test_two_external_workers_share_one_redis_in_namespaces_of_their_own(embedde
     publishes SCN-2's patterns). Each cleans only its namespace: a key outside it stays in database 14."""
     passwords = [migrated_database(embedded_postgres, name) for name in ("extw_test", "extw_w1_test",
                                                                          "extw_w2_test")][-1]
-    env = external_env(embedded_postgres, "extw_test", passwords, embedded_redis.host, embedded_redis.port)
+    env = three_identities_env(embedded_postgres, "extw_test", passwords, embedded_redis.host,
+                               embedded_redis.port)
     keep = redis.Redis(host=embedded_redis.host, port=embedded_redis.port, db=STREAM_DB)
     keep.set("staging:keep-me", "1")
     try:
