@@ -98,8 +98,13 @@ SERVICE_VARIANTS = {
 }
 # The resilience feature's variants, each run with the checklist items it concerns.
 RESILIENCE_VARIANTS = {
-    # Crashes on the first malformed notification: error isolation by messages.
-    "tests.broken.app_crashes_on_malformed": ({"res-error-isolation-messages"}, "@checklist:RES-4"),
+    # Crashes on the first malformed notification: error isolation by messages. Its run leaves out the
+    # scenario after that one: the crashed instance's malformed entries (deleted from the stream by the
+    # suite, still pending in the group) are claimed by the next instance once idle long enough, and it
+    # crashes on them again — the same defect, red or green by how slow the machine is (red in two CI
+    # rehearsals, green locally).
+    "tests.broken.app_crashes_on_malformed": ({"res-error-isolation-messages"},
+                                              "@checklist:RES-4 and not @scenario:res-error-isolation-redis"),
     # Keeps its first database connection and gives up after a restart.
     "tests.broken.producer_never_reconnects": ({"res-database-recovery"},
                                                "@checklist:RES-1 and not @link_fault"),
