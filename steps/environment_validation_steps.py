@@ -65,14 +65,17 @@ def step_cluster_keeps(context):
 
 @given("the channels TickStockPL is configured to publish Phase 3 notifications on")
 def step_configured_channels(context):
-    context.state.channels = EnvironmentProbe(context.system).configured_channels()
+    context.state.probe = EnvironmentProbe(context.system)
+    context.state.channels = context.state.probe.configured_channels()
 
 
 @then("the configuration includes these channels")
 def step_includes_channels(context):
     listed = [r["channel"] for r in context.table]
     no_problems(table_vs_contract(listed), "the feature's channel table")
-    no_problems(missing_channels(context.state.channels, listed), "TickStockPL's channel configuration")
+    state = context.state
+    no_problems(missing_channels(state.channels, listed, state.probe.outside_namespace),
+                "TickStockPL's channel configuration")
 
 
 @then("every configured channel follows the channel naming convention")

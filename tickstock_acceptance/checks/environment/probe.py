@@ -16,6 +16,7 @@ from tickstock_acceptance.contract.messaging import (
     REQUIRED_CHANNELS,
     contract_name,
     follows_naming_convention,
+    namespace,
     namespaced,
 )
 from tickstock_acceptance.core.errors import first_line
@@ -127,12 +128,19 @@ class EnvironmentProbe:
     # -- Channels -------------------------------------------------------------------------
     def configured_channels(self) -> set[str]:
         """The channels the system under test's producer is configured with (asked, not assumed), under
-        the contract's names when the run has a channel namespace."""
-        return {contract_name(c) for c in producer_for(self.system).channels().values()}
+        the contract's names when the run has a channel namespace; those it configured outside the
+        namespace are kept apart in ``self.outside_namespace`` (they count as not configured)."""
+        configured = set(producer_for(self.system).channels().values())
+        self.outside_namespace = {c for c in configured if not c.startswith(namespace())}
+        return {contract_name(c) for c in configured - self.outside_namespace}
 
 
-def missing_channels(configured: set[str], wanted: list[str]) -> list[str]:
-    return [f"channel {c} is not configured" for c in wanted if c not in configured]
+def missing_channels(configured: set[str], wanted: list[str], outside: set[str] = frozenset()) -> list[str]:
+    """Wanted channels the producer does not publish (in the run's namespace, when it has one)."""
+    where = f" in the run's namespace {namespace()}" if namespace() else ""
+    return [f"channel {c} is not configured{where}"
+            + (f" (the producer publishes it as {c}, outside the namespace: it ignores its channel prefix)"
+               if c in outside else "") for c in wanted if c not in configured]
 
 
 def misnamed_channels(configured: set[str]) -> list[str]:
