@@ -60,7 +60,12 @@ def test_run_directory_of_a_live_run_counts_only_if_it_is_ours(ours):
     skipped, one started by this session (it carries the session marker) is a leftover."""
     before = set(os.listdir(TEMP_DIR))
     env = dict(os.environ) if ours else {k: v for k, v in os.environ.items() if k != SESSION_MARK}
-    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], env=env)
+    owner = subprocess.Popen(
+        [sys.executable, "-c", "import time; print('started', flush=True); time.sleep(120)"],
+        env=env, stdout=subprocess.PIPE, text=True)
+    # Its environment is readable once it runs Python: read during exec, /proc/PID/environ can be
+    # empty and the owner would look like someone else's (the race a CI run once hit).
+    assert owner.stdout.readline().strip() == "started"
     run_dir = Path(TEMP_DIR, f"{RUN_DIR_PREFIX}hygiene-{uuid.uuid4().hex}")
     try:
         run_dir.mkdir()
@@ -73,6 +78,7 @@ def test_run_directory_of_a_live_run_counts_only_if_it_is_ours(ours):
         if owner.poll() is None:
             owner.kill()
             owner.wait(timeout=10)
+        owner.stdout.close()
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
