@@ -31,6 +31,7 @@ class EnvironmentProbe:
 
     def __init__(self, system: AcceptanceSystem) -> None:
         self.system = system
+        self.outside_namespace: set[str] = set()  # filled by configured_channels()
 
     # -- PostgreSQL ------------------------------------------------------------------------
     def database_round_trip_ms(self) -> float:
